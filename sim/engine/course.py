@@ -1,0 +1,116 @@
+"""One patient's course through one protocol: the shared context of a run.
+
+A :class:`Course` owns the SimPy environment, the patient state, the raw event log and
+the signals processes wait on (an infusion given, the state changed). Processes
+(protocol, follow-up, toxicity sources) are generators that receive the course.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import simpy
+from simpy.events import Event as SimEvent
+
+from sim.engine.clock import At, until
+from sim.engine.state import QUIET, Contribution, PatientState
+from sim.errors import RunawayError
+from sim.records import Event, make_event
+from sim.spec.protocol import Protocol
+from sim.spec.scenario import Patient
+
+MAX_CHECKS_PER_DOSE = 10_000
+
+
+class Course:
+    def __init__(self, env: simpy.Environment, protocol: Protocol, patient: Patient) -> None:
+        self.env = env
+        self.protocol = protocol
+        self.patient = patient
+        self.state = PatientState(patient)
+        self.log: list[Event] = []
+        self.shift_days = 0  # planned-calendar day of the (actual) anchor day, minus anchor
+        self.first_infusion_h: float | None = None
+        self.first_infusion: SimEvent = env.event()
+        self.doses: list[tuple[str, float]] = []  # (fraction or repeat id, time_h)
+        self._dose_waiters: list[tuple[Callable[[str, int], bool], SimEvent]] = []
+        self._change_waiters: list[SimEvent] = []
+        self.checks = 0
+        self.models_response = False  # set by a source that models disease response
+
+    # time -------------------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        return float(self.env.now)
+
+    def day_start_h(self, study_day: float) -> float:
+        """Sim time of 00:00 on ``study_day`` of the (current) calendar."""
+        return (study_day + self.shift_days) * 24.0
+
+    def study_day(self, time_h: float | None = None) -> int:
+        t = self.now if time_h is None else time_h
+        return math.floor(t / 24.0 + 1e-9) - self.shift_days
+
+    def until(self, time_h: float, phase: int) -> At:
+        return until(self.env, time_h, phase)
+
+    # log ----------------------------------------------------------------------------
+    def record(self, kind: str, **data: Any) -> None:
+        self.log.append(make_event(self.now, kind, data))
+
+    # state --------------------------------------------------------------------------
+    def view(self) -> dict[str, Any]:
+        """What a gate condition reads: every state variable, with ``day`` up to date."""
+        self.state.set_bookkeeping("day", self.study_day())
+        return self.state.values
+
+    def contribute(self, key: str, contribution: Contribution | None, cause: str) -> None:
+        changes = self.state.contribute(key, contribution)
+        for ch in changes:
+            if ch.variable not in QUIET:
+                self.record("state_change", variable=ch.variable, old=ch.old, new=ch.new,
+                            cause=cause)
+        if changes:
+            waiters, self._change_waiters = self._change_waiters, []
+            for ev in waiters:
+                ev.succeed()
+
+    def state_changed(self) -> SimEvent:
+        ev = self.env.event()
+        self._change_waiters.append(ev)
+        return ev
+
+    # doses --------------------------------------------------------------------------
+    def dose_given(self, label: str) -> None:
+        """Register a CAR-T dose (after its ``infusion`` event was recorded)."""
+        if self.first_infusion_h is None:
+            self.first_infusion_h = self.now
+            self.shift_days = math.floor(self.now / 24.0 + 1e-9) - \
+                self.protocol.calendar.anchor_day
+            self.first_infusion.succeed(self.now)
+        self.doses.append((label, self.now))
+        self.state.dose_given()
+        n = len(self.doses)
+        keep = []
+        for match, ev in self._dose_waiters:
+            if match(label, n):
+                ev.succeed(self.now)
+            else:
+                keep.append((match, ev))
+        self._dose_waiters = keep
+
+    def after_dose(self, match: Callable[[str, int], bool]) -> SimEvent:
+        """An event that fires when a dose matching ``match(label, n)`` is given."""
+        ev = self.env.event()
+        self._dose_waiters.append((match, ev))
+        return ev
+
+    def count_check(self, label: str) -> None:
+        self.checks += 1
+        if self.checks > MAX_CHECKS_PER_DOSE * max(1, len(self.protocol.fractions)):
+            raise RunawayError(
+                f"{label}: more than {self.checks - 1} gate checks; a delay rule re-checks "
+                "without end (is recheck_h tiny or max_wait_h huge?)"
+            )

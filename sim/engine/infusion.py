@@ -1,0 +1,129 @@
+"""Gate, hold and give one CAR-T dose: the loop shared by fractions and repeat doses.
+
+At the dose's earliest time (in the DECIDE phase) the gate is evaluated. ``give``
+infuses now; ``reduce`` steps one level down the dose ladder and infuses; ``delay``
+holds and re-checks every ``recheck_h`` hours until the condition clears, giving up
+(with the rule's ``on_timeout``: skip or stop) once the hold reaches ``max_wait_h`` or
+the next re-check would fall after the dose's deadline; ``skip`` and ``stop`` end the
+attempt. Every evaluation is logged as a ``gate`` event, passes included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from simpy.events import Event as SimEvent
+
+from sim.engine.clock import DECIDE
+from sim.engine.course import Course
+from sim.engine.gates import evaluate
+from sim.spec.protocol import GateRule
+
+Outcome = Literal["given", "skipped", "stopped"]
+Process = Generator[SimEvent, Any, Any]
+GuardResult = tuple[Literal["ok", "restart", "stop"], float | None]
+Guard = Callable[[], Generator[SimEvent, Any, GuardResult]]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    label: str  # fraction id, or R1, R2 ... for repeat doses
+    phase: Literal["fraction", "repeat"]
+    rules: Sequence[GateRule]
+    earliest_h: float
+    deadline_h: float | None
+    if_missed: Literal["skip", "stop"]
+    levels: Sequence[tuple[float, float]]  # (cells, dose level) from current down to floor
+    planned_cells: float
+    carried_in_cells: float = 0.0
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    levels_down: int  # how many ladder steps were taken down in this attempt
+    reason: str
+
+
+def _fmt_h(hours: float) -> str:
+    return f"{hours:g} h" if hours < 48 else f"{hours / 24:g} days"
+
+
+def attempt_dose(c: Course, a: Attempt, guard: Guard | None = None) -> Process:
+    """Run one dose attempt; returns a :class:`Result` (as the generator's value)."""
+    if a.deadline_h is not None and a.earliest_h >= a.deadline_h:
+        reason = (f"cannot start before its deadline (day {c.study_day(a.deadline_h) - 1} "
+                  "was the last day allowed)")
+        return _end(c, a, a.if_missed, "deadline", reason, (), {}, 0)
+    yield c.until(a.earliest_h, DECIDE)
+    hold_start: float | None = None
+    level = 0
+    while True:
+        c.count_check(a.label)
+        if guard is not None:
+            status, restart_h = yield from guard()
+            if status == "stop":
+                return Result("stopped", level, "lymphodepletion window expired")
+            if status == "restart" and restart_h is not None:
+                hold_start = None
+                yield c.until(restart_h, DECIDE)
+                continue
+        verdict = evaluate(a.rules, c.view())
+        action: str = verdict.action
+        rule = verdict.rule
+        reason = verdict.reason
+        if action == "delay":
+            assert rule is not None and rule.recheck_h and rule.max_wait_h and rule.on_timeout
+            if hold_start is None:
+                hold_start = c.now
+                c.record("hold", fraction=a.label, rule=rule.name, reason=reason)
+            waited = c.now - hold_start
+            next_h = c.now + rule.recheck_h
+            if waited >= rule.max_wait_h:
+                action = rule.on_timeout
+                reason += f"; still held after {_fmt_h(waited)} (limit {_fmt_h(rule.max_wait_h)})"
+            elif a.deadline_h is not None and next_h >= a.deadline_h:
+                action = rule.on_timeout
+                reason += (f"; no re-check possible before the deadline (end of day "
+                           f"{c.study_day(a.deadline_h) - 1})")
+            else:
+                c.record("gate", fraction=a.label, action="delay", rule=rule.name,
+                         reason=f"{reason}; re-check in {_fmt_h(rule.recheck_h)}",
+                         fired=verdict.fired, state=verdict.seen)
+                yield c.until(next_h, DECIDE)
+                continue
+        if action == "reduce":
+            assert rule is not None
+            if level + 1 < len(a.levels):
+                level += 1
+                reason += f"; dose reduced to level {a.levels[level][1]:g}"
+            elif rule.at_floor == "give":
+                action = "give"
+                reason += "; already at the lowest dose level, given at that level"
+            else:
+                action = rule.at_floor or "stop"
+                reason += "; already at the lowest dose level"
+        if action in ("give", "reduce"):
+            c.record("gate", fraction=a.label, action=action,
+                     rule=rule.name if rule is not None else None, reason=reason,
+                     fired=verdict.fired, state=verdict.seen)
+            if hold_start is not None:
+                c.record("resume", fraction=a.label, held_h=round(c.now - hold_start, 6))
+            cells, dose_level = a.levels[level]
+            c.record("infusion", fraction=a.label, phase=a.phase, cells=cells,
+                     cells_per_kg=cells / c.patient.weight_kg, planned_cells=a.planned_cells,
+                     carried_in_cells=a.carried_in_cells, dose_level=dose_level)
+            c.dose_given(a.label)
+            return Result("given", level, reason)
+        assert rule is not None
+        return _end(c, a, action, rule.name, reason, verdict.fired, verdict.seen, level)
+
+
+def _end(c: Course, a: Attempt, action: str, rule: str, reason: str,
+         fired: tuple[str, ...], seen: dict[str, Any], level: int) -> Result:
+    c.record("gate", fraction=a.label, action=action, rule=rule, reason=reason, fired=fired,
+             state=seen)
+    c.record(action, fraction=a.label, rule=rule, reason=reason)
+    return Result("skipped" if action == "skip" else "stopped", level, reason)

@@ -1,0 +1,93 @@
+"""Run one patient through one protocol: build -> start processes -> run -> result.
+
+The run ends at the end of follow-up, or when the protocol ends before any CAR-T
+infusion. A guard stops a run that processes more than ``max_events`` SimPy events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+from typing import Protocol as TypingProtocol
+
+import simpy
+
+from sim.engine.course import Course
+from sim.engine.follow_up import follow_up
+from sim.engine.protocol_course import protocol_course
+from sim.errors import RunawayError
+from sim.records import Event, shifted
+from sim.spec.protocol import Protocol
+from sim.spec.scenario import Patient
+
+MAX_EVENTS = 1_000_000
+
+
+class ToxicitySource(TypingProtocol):
+    """Anything that changes the patient over time (a script, a stochastic model)."""
+
+    def start(self, course: Course) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunResult:
+    protocol: Protocol
+    protocol_origin: str
+    protocol_hash: str
+    patient: Patient
+    seed: int
+    scenario: str | None
+    events: tuple[Event, ...]
+    sim_events: int
+
+
+def _main(c: Course) -> Generator[Any, Any, None]:
+    proto = c.env.process(protocol_course(c))
+    yield c.first_infusion | proto
+    if c.first_infusion_h is None:
+        c.record("end", reason=f"the protocol {proto.value} before any CAR-T infusion")
+        return
+    yield from follow_up(c)
+
+
+def start_time_h(protocol: Protocol) -> float:
+    days = [protocol.calendar.anchor_day]
+    if protocol.lymphodepletion is not None:
+        days += [d for drug in protocol.lymphodepletion.drugs for d in drug.days]
+    days += [p.day for p in protocol.procedures]
+    return (min(days) - 1) * 24.0
+
+
+def run_course(
+    protocol: Protocol,
+    patient: Patient,
+    *,
+    toxicity: ToxicitySource | None = None,
+    seed: int = 0,
+    origin: str = "",
+    protocol_hash: str = "",
+    scenario: str | None = None,
+    max_events: int = MAX_EVENTS,
+) -> RunResult:
+    env = simpy.Environment(initial_time=start_time_h(protocol))
+    course = Course(env, protocol, patient)
+    if toxicity is not None:
+        toxicity.start(course)
+    main = env.process(_main(course))
+    count = 0
+    while not main.triggered:
+        try:
+            env.step()
+        except simpy.core.EmptySchedule:
+            break
+        count += 1
+        if count > max_events:
+            raise RunawayError(
+                f"protocol '{protocol.id}': more than {max_events} simulation events; "
+                "the run was stopped (a loop without end?)"
+            )
+    if not main.ok:
+        raise main.value
+    events = shifted(course.log, course.shift_days * 24.0)
+    return RunResult(protocol, origin, protocol_hash, patient, seed, scenario, events, count)

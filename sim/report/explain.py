@@ -1,0 +1,131 @@
+"""``cartsim explain``: the run told in plain language, for students.
+
+Every line is derived from the event log: what was given when, which rule held which
+fraction and why, and what the patient's state was at each decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sim.engine.run import RunResult
+from sim.metrics import patient_metrics
+from sim.records import Event
+from sim.report.words import dose, duration, when
+
+NAMES = {
+    "crs_grade": "CRS grade", "icans_grade": "ICANS grade", "iec_hs_grade": "IEC-HS grade",
+    "gvhd_grade": "GVHD grade", "temperature_c": "temperature (C)", "fever": "fever",
+    "ice_score": "ICE score", "active_infection": "active infection",
+    "severe_cytopenia": "grade >= 3 cytopenia", "relapse": "relapse",
+    "mrd_positive": "MRD positive", "in_remission": "in remission",
+    "marrow_blasts_pct": "marrow blasts (%)", "crs_max_since_last_dose":
+    "worst CRS grade since the last dose", "icans_max_since_last_dose":
+    "worst ICANS grade since the last dose", "doses_given": "doses given", "day": "study day",
+}
+
+GLOSSARY = [
+    "CRS: cytokine release syndrome, graded 1-4 by the ASTCT consensus (Lee 2019) from fever,"
+    " low blood pressure and low oxygen.",
+    "ICANS: immune effector cell-associated neurotoxicity syndrome, graded 1-4 (ASTCT) from the"
+    " ICE score, level of consciousness, seizures, motor weakness and brain swelling.",
+    "Gate: the rules checked before each fraction; the most severe action that fires wins"
+    " (stop > skip > delay > reduce > give).",
+    "Hold (delay): the fraction waits and the gate is checked again later; the next fraction"
+    " then counts its minimum interval from the fraction actually given.",
+    "Day 0: the day of the first CAR-T infusion; lymphodepletion comes on the days before.",
+]
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float) and v.is_integer():
+        return f"{v:g}"
+    return str(v)
+
+
+def _state(seen: dict[str, Any]) -> str:
+    return ", ".join(f"{NAMES.get(k, k)} {_value(v)}" for k, v in seen.items()) or "nothing"
+
+
+def _line(e: Event, weight: float) -> str | None:
+    d = e.data
+    kind = e.kind
+    if kind == "ld_dose":
+        return (f"lymphodepletion: {d['drug']} {d['mg']:g} mg ({d['mg_per_m2']:g} mg/m2 x BSA "
+                f"{d['bsa_m2']:.2f} m2, {d['bsa_formula']} formula)"
+                + (f", repeat course {d['course']}" if d["course"] > 1 else ""))
+    if kind == "procedure":
+        return f"{d['name']} ({d['procedure_kind']}): " + (
+            "done" if d["done"] else d["reason"])
+    if kind == "gate":
+        head = f"{d['fraction']} is checked against its gate; the gate saw {_state(d['state'])}."
+        if d["action"] == "give":
+            return f"{head} {d['reason'].capitalize()}: it is given."
+        verbs = {"delay": "held", "skip": "skipped", "stop": "the protocol stops",
+                 "reduce": "the dose is reduced"}
+        return f"{head} Rule '{d['rule']}' fires -> {verbs[d['action']]}: {d['reason']}."
+    if kind == "infusion":
+        label = "repeat dose" if d["phase"] == "repeat" else "fraction"
+        extra = ""
+        if d["carried_in_cells"]:
+            extra = f", including {d['carried_in_cells'] / 1e6:.3g} x10^6 cells carried over"
+        if d["dose_level"] != 1.0:
+            extra += f", at {d['dose_level']:.0%} of the planned dose"
+        return f"{label} {d['fraction']} infused: {dose(d['cells_per_kg'], d['cells'])}{extra}."
+    if kind == "resume":
+        return f"{d['fraction']} was held for {duration(d['held_h'])} in all."
+    if kind == "not_given":
+        return f"{d['fraction']} is not given ({dose(d['cells_per_kg'], d['cells'])}): " \
+               f"{d['reason']}."
+    if kind == "ld_expired":
+        return (f"the lymphodepletion window has run out ({d['days_since_ld']} days since the "
+                f"last LD day; limit {d['max_days']}).")
+    if kind == "state_change":
+        name = NAMES.get(d["variable"], d["variable"])
+        return f"{name}: {_value(d['old'])} -> {_value(d['new'])} ({d['cause']})."
+    if kind == "visit":
+        return f"follow-up visit (day {d['visit_day']}): CRS grade {d['crs_grade']}, " \
+               f"ICANS grade {d['icans_grade']}."
+    if kind == "assessment":
+        return f"response assessment (day {d['assessment_day']}): {d['response']}."
+    if kind == "repeat_phase":
+        return f"repeat dosing {d['status']}: {d['reason']}."
+    if kind == "end":
+        return f"end of the run: {d['reason']}."
+    return None
+
+
+def explain_lines(result: RunResult) -> Iterator[str]:
+    p = result.protocol
+    pt = result.patient
+    yield f"{p.title}"
+    yield (f"Patient: {pt.weight_kg:g} kg, {pt.height_cm:g} cm, {pt.age_y:g} years, "
+           f"{pt.marrow_blasts_pct:g} % marrow blasts before lymphodepletion.")
+    yield f"Source: {p.source.citation} ({p.source.status})."
+    if p.assumptions:
+        yield (f"This protocol file makes {len(p.assumptions)} assumption(s) where the source "
+               "is silent (see the file).")
+    plans = [e for e in result.events if e.kind == "planned"]
+    if plans:
+        yield "Plan: " + "; ".join(
+            f"{e.data['fraction']} {dose(e.data['cells_per_kg'], e.data['cells'])} "
+            f"from {when(e.data['planned_time_h'])}" for e in plans) + "."
+    yield ""
+    for e in result.events:
+        text = _line(e, pt.weight_kg)
+        if text is not None:
+            yield f"{when(e.time_h)}  {text}"
+    m = patient_metrics(result.events)
+    yield ""
+    yield (f"In short: {m['fractions_given']} of {m['fractions_planned']} fractions given, "
+           f"{m['given_cells_per_kg'] / 1e6:.3g} of {m['planned_cells_per_kg'] / 1e6:.3g} x10^6 "
+           f"cells/kg ({m['dose_delivered_share']:.0%}), {m['holds']} hold(s)"
+           + (f", {m['repeat_doses_given']} repeat dose(s)" if m["repeat_doses_given"] else "")
+           + (f"; the protocol stopped ({m['stop_reason']})" if m["stopped"] else "") + ".")
+    yield ""
+    yield "Words used:"
+    for text in GLOSSARY:
+        yield f"  - {text}"

@@ -1,0 +1,239 @@
+"""Load protocol and scenario files into validated models, or explain what is wrong.
+
+Every problem becomes one line ``file:line: field: message``. Built-in files are found
+in the installed package (``sim/builtin/``) or, in a source checkout, in the top-level
+``protocols/`` and ``scenarios/`` folders.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from sim.errors import InputError, Problem
+from sim.spec.checks import Finding, check_protocol, check_scenario
+from sim.spec.protocol import Protocol
+from sim.spec.scenario import Scenario
+from sim.spec.yamlio import Located, parse_yaml
+
+Kind = Literal["protocol", "scenario"]
+MAX_FILE_BYTES = 2_000_000
+
+
+@dataclass(frozen=True)
+class LoadedProtocol:
+    protocol: Protocol
+    origin: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    scenario: Scenario
+    origin: str
+    protocol: LoadedProtocol
+
+
+def builtin_dir(kind: Kind) -> Path:
+    """The folder of built-in protocols or scenarios."""
+    folder = "protocols" if kind == "protocol" else "scenarios"
+    installed = Path(__file__).resolve().parent.parent / "builtin" / folder
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parent.parent.parent / folder
+
+
+def builtin_ids(kind: Kind) -> list[str]:
+    return sorted(p.stem for p in builtin_dir(kind).glob("*.yaml"))
+
+
+def spec_hash(model: BaseModel) -> str:
+    """Provenance: sha256 of the model's canonical JSON (first 16 hex digits)."""
+    text = json.dumps(model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _read(path: Path, shown: str) -> Located:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError.single(shown, f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError.single(shown, "no such file") from None
+    except IsADirectoryError:
+        raise InputError.single(shown, "is a folder, not a file") from None
+    except OSError as exc:
+        raise InputError.single(shown, f"cannot read: {exc.strerror}") from None
+    located = parse_yaml(raw, shown)
+    if not isinstance(located.data, dict):
+        raise InputError.single(shown, "expected a mapping of fields at the top", line=1)
+    return located
+
+
+def _field_name(path: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+@cache
+def _all_field_names() -> frozenset[str]:
+    names: set[str] = set()
+
+    def visit(schema: Any) -> None:
+        if isinstance(schema, dict):
+            props = schema.get("properties")
+            if isinstance(props, dict):
+                names.update(props)
+            for value in schema.values():
+                visit(value)
+        elif isinstance(schema, list):
+            for value in schema:
+                visit(value)
+
+    visit(Protocol.model_json_schema())
+    visit(Scenario.model_json_schema())
+    return frozenset(names)
+
+
+def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """Keep the parts of a pydantic ``loc`` that exist in the data (drop union tags)."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part[:1].islower() \
+                and "[" not in part and part not in ("function-after", "function-before"):
+            path.append(part)  # a missing field
+            node = None
+    return tuple(path)
+
+
+_HINTS = {
+    "cells_per_kg": " (a plain number of cells per kg: 1.0e5 means 0.1 x10^6/kg)",
+    "cells": " (a plain number of cells: 2.5e8, not 250)",
+}
+
+
+def _problems(located: Located, exc: ValidationError) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[tuple[tuple[str | int, ...], str]] = set()
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        path = _data_path(located.data, loc)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            name = str(path[-1]) if path else "?"
+            close = difflib.get_close_matches(name, sorted(_all_field_names()), n=1)
+            msg = f"unknown field '{name}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+        elif kind == "missing":
+            msg = "required field is missing"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            if kind in ("greater_than", "greater_than_equal", "less_than_equal", "less_than"):
+                msg += f", got {err['input']!r}" + _HINTS.get(str(path[-1]) if path else "", "")
+            elif kind.endswith("_type") or kind in ("literal_error", "enum"):
+                msg += f", got {err['input']!r}"
+        key = (path, msg)
+        if key in seen:
+            continue
+        seen.add(key)
+        problems.append(Problem(located.source, located.line_of(path), _field_name(path), msg))
+    return problems
+
+
+def _findings(located: Located, findings: list[Finding]) -> list[Problem]:
+    return [
+        Problem(located.source, located.line_of(path), _field_name(path), msg)
+        for path, msg in findings
+    ]
+
+
+def _validate_protocol(located: Located) -> Protocol:
+    try:
+        protocol = Protocol.model_validate(located.data)
+    except ValidationError as exc:
+        raise InputError(_problems(located, exc)) from None
+    findings = list(check_protocol(protocol))
+    if findings:
+        raise InputError(_findings(located, findings))
+    return protocol
+
+
+def resolve_protocol_path(target: str, base: Path | None = None) -> tuple[Path, str]:
+    """A protocol given as a built-in id or a file path (relative to ``base``)."""
+    candidate = Path(target) if base is None else base / target
+    if target.endswith((".yaml", ".yml")) or candidate.exists():
+        return candidate, str(candidate if base is None else target)
+    builtin = builtin_dir("protocol") / f"{target}.yaml"
+    if builtin.exists():
+        return builtin, f"protocols/{target}.yaml"
+    known = ", ".join(builtin_ids("protocol"))
+    raise InputError.single(target, f"no protocol file or built-in protocol by that name "
+                            f"(built-in: {known})")
+
+
+def load_protocol(target: str, base: Path | None = None) -> LoadedProtocol:
+    path, shown = resolve_protocol_path(target, base)
+    protocol = _validate_protocol(_read(path, shown))
+    return LoadedProtocol(protocol, shown, spec_hash(protocol))
+
+
+def load_scenario_file(path: Path, shown: str) -> LoadedScenario:
+    located = _read(path, shown)
+    try:
+        scenario = Scenario.model_validate(located.data)
+    except ValidationError as exc:
+        raise InputError(_problems(located, exc)) from None
+    try:
+        proto = load_protocol(scenario.protocol, base=path.parent)
+    except InputError as exc:
+        line = located.line_of(("protocol",))
+        raise InputError(
+            [Problem(shown, line, "protocol", f"cannot load protocol '{scenario.protocol}'"),
+             *exc.problems]
+        ) from None
+    findings = list(check_scenario(scenario, proto.protocol))
+    if findings:
+        raise InputError(_findings(located, findings))
+    return LoadedScenario(scenario, shown, proto)
+
+
+def load_target(target: str) -> LoadedProtocol | LoadedScenario:
+    """A run target: a protocol or scenario file, or a built-in protocol or scenario id."""
+    path = Path(target)
+    if path.exists() or target.endswith((".yaml", ".yml")):
+        located = _read(path, target)
+        if "patient" in located.data or "episodes" in located.data:
+            return load_scenario_file(path, target)
+        protocol = _validate_protocol(located)
+        return LoadedProtocol(protocol, target, spec_hash(protocol))
+    for kind in ("protocol", "scenario"):
+        builtin = builtin_dir(kind) / f"{target}.yaml"  # type: ignore[arg-type]
+        if builtin.exists():
+            shown = f"{'protocols' if kind == 'protocol' else 'scenarios'}/{target}.yaml"
+            if kind == "scenario":
+                return load_scenario_file(builtin, shown)
+            return load_protocol(target)
+    raise InputError.single(
+        target,
+        "no such file, built-in protocol or scenario (built-in protocols: "
+        + ", ".join(builtin_ids("protocol")) + "; scenarios: "
+        + ", ".join(builtin_ids("scenario")) + ")",
+    )
+
+
+def check_file(path: str) -> None:
+    """Validate one protocol or scenario file (raise :class:`InputError` if bad)."""
+    load_target(path)

@@ -1,0 +1,141 @@
+"""Safe YAML loading that remembers where every value came from.
+
+The file is composed into PyYAML nodes with ``SafeLoader`` (no object construction),
+then walked by hand so that we can:
+
+* record the line of every mapping key and list item, keyed by its path
+  (``("fractions", 2, "dose")``), for error messages;
+* reject duplicate keys, which plain PyYAML silently overwrites;
+* bound the expansion of aliases (a "billion laughs" file cannot blow up memory or
+  time) and reject recursive aliases;
+* reject non-UTF-8 bytes with the byte offset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from sim.errors import InputError
+
+Path = tuple[str | int, ...]
+
+MAX_NODES = 200_000
+"""Largest number of values a file may expand to (aliases counted each time used)."""
+MAX_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class Located:
+    """Parsed YAML data plus the line (1-based) of each path in it."""
+
+    data: Any
+    lines: Mapping[Path, int] = field(default_factory=dict)
+    source: str = "<input>"
+
+    def line_of(self, path: Path) -> int | None:
+        """The line of ``path``, or of its nearest ancestor that has one."""
+        p = tuple(path)
+        while p:
+            if p in self.lines:
+                return self.lines[p]
+            p = p[:-1]
+        return self.lines.get((), None)
+
+
+class _Walker:
+    def __init__(self, loader: yaml.SafeLoader, source: str) -> None:
+        self.loader = loader
+        self.source = source
+        self.count = 0
+        self.lines: dict[Path, int] = {}
+
+    def fail(self, node: Node, message: str) -> InputError:
+        return InputError.single(self.source, message, line=node.start_mark.line + 1)
+
+    def walk(self, node: Node, path: Path, stack: tuple[int, ...]) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.fail(node, f"file expands to more than {MAX_NODES} values (alias bomb?)")
+        if len(path) > MAX_DEPTH:
+            raise self.fail(node, f"nesting deeper than {MAX_DEPTH} levels")
+        if id(node) in stack:
+            raise self.fail(node, "recursive alias: a value refers to itself")
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, ScalarNode):
+            return self.loader.construct_object(node, deep=True)
+        inner = (*stack, id(node))
+        if isinstance(node, SequenceNode):
+            return [self.walk(item, (*path, i), inner) for i, item in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path, inner)
+        raise self.fail(node, f"unsupported YAML node {type(node).__name__}")
+
+    def _mapping(self, node: MappingNode, path: Path, stack: tuple[int, ...]) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
+        merged: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                merged.update(self._merge(value_node, path, stack))
+                continue
+            if not isinstance(key_node, ScalarNode):
+                raise self.fail(key_node, "mapping keys must be plain names")
+            key = self.loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool) or key is None:
+                raise self.fail(key_node, f"mapping key {key!r} is not a plain name")
+            if key in out:
+                raise self.fail(key_node, f"duplicate key '{key}'")
+            self.lines[(*path, key)] = key_node.start_mark.line + 1
+            out[key] = self.walk(value_node, (*path, key), stack)
+        for key, value in merged.items():
+            out.setdefault(key, value)
+        return out
+
+    def _merge(self, node: Node, path: Path, stack: tuple[int, ...]) -> dict[Any, Any]:
+        sources = node.value if isinstance(node, SequenceNode) else [node]
+        merged: dict[Any, Any] = {}
+        for src in sources:
+            value = self.walk(src, path, stack)
+            if not isinstance(value, dict):
+                raise self.fail(src, "a merge key '<<' must refer to a mapping")
+            for key, item in value.items():
+                merged.setdefault(key, item)
+        return merged
+
+
+def parse_yaml(raw: bytes | str, source: str = "<input>") -> Located:
+    """Parse one YAML document safely; raise :class:`InputError` on any problem."""
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError.single(
+                source, f"not UTF-8 text (bad byte at offset {exc.start})"
+            ) from None
+    else:
+        text = raw
+    if not text.strip():
+        raise InputError.single(source, "the file is empty")
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise InputError.single(source, "the file holds no YAML document")
+        walker = _Walker(loader, source)
+        data = walker.walk(node, (), ())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise InputError.single(source, f"YAML syntax error: {problem}", line=line) from None
+    except yaml.YAMLError as exc:
+        raise InputError.single(source, f"YAML error: {exc}") from None
+    except RecursionError:
+        raise InputError.single(source, "YAML nesting is too deep") from None
+    finally:
+        loader.dispose()
+    return Located(data=data, lines=walker.lines, source=source)

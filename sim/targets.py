@@ -1,0 +1,49 @@
+"""Turn a run target (protocol id or file, scenario id or file) into a finished run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim.engine.run import RunResult, ToxicitySource, run_course
+from sim.engine.scripted import ScriptedToxicity
+from sim.errors import InputError
+from sim.spec.load import LoadedScenario, load_target
+from sim.spec.scenario import DEFAULT_PATIENT, Patient
+
+OVERRIDABLE = ("weight_kg", "height_cm", "age_y", "marrow_blasts_pct")
+
+
+def with_overrides(patient: Patient, overrides: dict[str, Any], source: str) -> Patient:
+    """The patient with command-line overrides applied and re-validated."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if not given:
+        return patient
+    from pydantic import ValidationError
+
+    try:
+        return Patient.model_validate({**patient.model_dump(), **given})
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        field = str(err["loc"][0]) if err["loc"] else ""
+        raise InputError.single(source, f"{err['msg']}, got {err['input']!r}",
+                                field=field) from None
+
+
+def run_target(target: str, *, seed: int | None = None,
+               overrides: dict[str, Any] | None = None) -> RunResult:
+    loaded = load_target(target)
+    toxicity: ToxicitySource | None = None
+    if isinstance(loaded, LoadedScenario):
+        sc = loaded.scenario
+        patient = with_overrides(sc.patient, overrides or {}, "command line")
+        toxicity = ScriptedToxicity(sc.episodes)
+        proto = loaded.protocol
+        run_seed = sc.seed if seed is None else seed
+        scenario: str | None = sc.id
+    else:
+        proto = loaded
+        patient = with_overrides(DEFAULT_PATIENT, overrides or {}, "command line")
+        run_seed = 0 if seed is None else seed
+        scenario = None
+    return run_course(proto.protocol, patient, toxicity=toxicity, seed=run_seed,
+                      origin=proto.origin, protocol_hash=proto.hash, scenario=scenario)
