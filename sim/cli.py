@@ -52,12 +52,22 @@ Age = Annotated[float | None, typer.Option("--age", help="age, years")]
 Blasts = Annotated[float | None, typer.Option("--blasts", help="marrow blasts before LD, %")]
 
 
-def _run(target: str, seed: int | None, weight: float | None, height: float | None,
-         age: float | None, blasts: float | None) -> Any:
+def _run(
+    target: str,
+    seed: int | None,
+    weight: float | None,
+    height: float | None,
+    age: float | None,
+    blasts: float | None,
+) -> Any:
     from sim.targets import run_target
 
-    overrides = {"weight_kg": weight, "height_cm": height, "age_y": age,
-                 "marrow_blasts_pct": blasts}
+    overrides = {
+        "weight_kg": weight,
+        "height_cm": height,
+        "age_y": age,
+        "marrow_blasts_pct": blasts,
+    }
     return _guarded(lambda: run_target(target, seed=seed, overrides=overrides))
 
 
@@ -70,8 +80,9 @@ def run(
     age: Age = None,
     blasts: Blasts = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-    events: Annotated[Path | None, typer.Option(
-        help="also write the event log (.jsonl or .csv)")] = None,
+    events: Annotated[
+        Path | None, typer.Option(help="also write the event log (.jsonl or .csv)")
+    ] = None,
 ) -> None:
     """Run one patient through a protocol and print the realised schedule."""
     from sim.report.schedule import print_schedule
@@ -161,7 +172,8 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="print the version")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version")
+    ] = False,
 ) -> None:
     """cartsim: simulate CAR-T dosing protocols with toxicity gating."""

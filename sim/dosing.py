@@ -49,8 +49,11 @@ def resolve_dose(amount: DoseAmount, weight_kg: float, planned_total: float | No
             band = amount.bands[-1]
         if band.cells_per_kg is not None:
             cells = band.cells_per_kg * weight_kg
-            basis = f"{band.cells_per_kg:.3g} cells/kg (band up to {band.up_to_kg:g} kg)" \
-                if band.up_to_kg is not None else f"{band.cells_per_kg:.3g} cells/kg"
+            basis = (
+                f"{band.cells_per_kg:.3g} cells/kg (band up to {band.up_to_kg:g} kg)"
+                if band.up_to_kg is not None
+                else f"{band.cells_per_kg:.3g} cells/kg"
+            )
         else:
             assert band.cells is not None
             cells = band.cells
@@ -98,8 +101,7 @@ def plan_doses(protocol: Protocol, patient: Patient) -> DosePlanChoice:
     total = resolve_dose(total_amount, weight, None) if total_amount is not None else None
     fractions = []
     for fr in protocol.fractions:
-        dose = resolve_dose(overrides.get(fr.id, fr.dose), weight,
-                            total.cells if total else None)
+        dose = resolve_dose(overrides.get(fr.id, fr.dose), weight, total.cells if total else None)
         fractions.append(FractionPlan(fr.id, dose.cells, dose.cells_per_kg, dose.basis))
     return DosePlanChoice(label, reason, total, tuple(fractions))
 

@@ -34,7 +34,9 @@ class InputError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
     @classmethod
-    def single(cls, file: str, message: str, *, line: int | None = None, field: str = "") -> InputError:
+    def single(
+        cls, file: str, message: str, *, line: int | None = None, field: str = ""
+    ) -> InputError:
         return cls([Problem(file, line, field, message)])
 
 

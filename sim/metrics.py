@@ -44,9 +44,9 @@ def patient_metrics(events: Sequence[Event]) -> dict[str, Any]:
         "stopped": bool(stops),
         "stop_reason": stops[0].data["reason"] if stops else None,
         "first_infusion_time_h": first,
-        "last_fraction_after_first_h": (last_fraction - first
-                                        if last_fraction is not None and first is not None
-                                        else None),
+        "last_fraction_after_first_h": (
+            last_fraction - first if last_fraction is not None and first is not None else None
+        ),
         "repeat_doses_given": len(repeat_doses),
         **{f"{g.removesuffix('_grade')}_max_grade": v for g, v in max_grades.items()},
         "response": assessment.data["response"] if assessment else None,

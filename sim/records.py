@@ -117,7 +117,7 @@ def schedule(events: Iterable[Event]) -> list[dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     holds: dict[str, float] = {}
     for ev in events:
-        fr = ev.data.get("fraction")
+        fr = str(ev.data.get("fraction"))
         if ev.kind == "planned":
             rows[fr] = {
                 "fraction": fr,
@@ -131,21 +131,37 @@ def schedule(events: Iterable[Event]) -> list[dict[str, Any]]:
                 "held_h": 0.0,
                 "reason": None,
             }
-        elif fr is None:
+        elif "fraction" not in ev.data:
             continue
         elif ev.kind == "resume":
             holds[fr] = holds.get(fr, 0.0) + ev.data["held_h"]
         elif ev.kind == "infusion":
-            row = rows.setdefault(fr, {"fraction": fr, "planned_time_h": None,
-                                       "planned_cells": ev.data["planned_cells"],
-                                       "planned_cells_per_kg": None, "reason": None})
-            row.update(status="given", time_h=ev.time_h, cells=ev.data["cells"],
-                       cells_per_kg=ev.data["cells_per_kg"], held_h=holds.get(fr, 0.0))
+            weight = ev.data["cells"] / ev.data["cells_per_kg"]
+            row = rows.setdefault(
+                fr,
+                {
+                    "fraction": fr,
+                    "planned_time_h": None,
+                    "planned_cells": ev.data["planned_cells"],
+                    "planned_cells_per_kg": ev.data["planned_cells"] / weight,
+                    "reason": None,
+                },
+            )
+            row.update(
+                status="given",
+                time_h=ev.time_h,
+                cells=ev.data["cells"],
+                cells_per_kg=ev.data["cells_per_kg"],
+                held_h=holds.get(fr, 0.0),
+            )
             if ev.data["dose_level"] < 1.0:
                 row["status"] = "given_reduced"
         elif ev.kind in ("skip", "not_given") and fr in rows:
-            rows[fr].update(status="skipped" if ev.kind == "skip" else "not_given",
-                            reason=ev.data["reason"], held_h=holds.get(fr, 0.0))
+            rows[fr].update(
+                status="skipped" if ev.kind == "skip" else "not_given",
+                reason=ev.data["reason"],
+                held_h=holds.get(fr, 0.0),
+            )
     return list(rows.values())
 
 

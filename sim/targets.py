@@ -25,12 +25,14 @@ def with_overrides(patient: Patient, overrides: dict[str, Any], source: str) -> 
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         field = str(err["loc"][0]) if err["loc"] else ""
-        raise InputError.single(source, f"{err['msg']}, got {err['input']!r}",
-                                field=field) from None
+        raise InputError.single(
+            source, f"{err['msg']}, got {err['input']!r}", field=field
+        ) from None
 
 
-def run_target(target: str, *, seed: int | None = None,
-               overrides: dict[str, Any] | None = None) -> RunResult:
+def run_target(
+    target: str, *, seed: int | None = None, overrides: dict[str, Any] | None = None
+) -> RunResult:
     loaded = load_target(target)
     toxicity: ToxicitySource | None = None
     if isinstance(loaded, LoadedScenario):
@@ -45,5 +47,12 @@ def run_target(target: str, *, seed: int | None = None,
         patient = with_overrides(DEFAULT_PATIENT, overrides or {}, "command line")
         run_seed = 0 if seed is None else seed
         scenario = None
-    return run_course(proto.protocol, patient, toxicity=toxicity, seed=run_seed,
-                      origin=proto.origin, protocol_hash=proto.hash, scenario=scenario)
+    return run_course(
+        proto.protocol,
+        patient,
+        toxicity=toxicity,
+        seed=run_seed,
+        origin=proto.origin,
+        protocol_hash=proto.hash,
+        scenario=scenario,
+    )

@@ -20,7 +20,7 @@ priority number than DECIDE events, and reactions to a dose are scheduled after 
 from __future__ import annotations
 
 import simpy
-from simpy.events import Event
+from simpy.events import Event, EventPriority
 
 ASSESS = 1
 DECIDE = 2
@@ -33,7 +33,7 @@ class At(Event):
         super().__init__(env)
         self._ok = True
         self._value = None
-        env.schedule(self, phase, max(0.0, delay_h))
+        env.schedule(self, EventPriority(phase), max(0.0, delay_h))
 
 
 def until(env: simpy.Environment, time_h: float, phase: int) -> At:

@@ -70,8 +70,9 @@ class Course:
         changes = self.state.contribute(key, contribution)
         for ch in changes:
             if ch.variable not in QUIET:
-                self.record("state_change", variable=ch.variable, old=ch.old, new=ch.new,
-                            cause=cause)
+                self.record(
+                    "state_change", variable=ch.variable, old=ch.old, new=ch.new, cause=cause
+                )
         if changes:
             waiters, self._change_waiters = self._change_waiters, []
             for ev in waiters:
@@ -87,8 +88,7 @@ class Course:
         """Register a CAR-T dose (after its ``infusion`` event was recorded)."""
         if self.first_infusion_h is None:
             self.first_infusion_h = self.now
-            self.shift_days = math.floor(self.now / 24.0 + 1e-9) - \
-                self.protocol.calendar.anchor_day
+            self.shift_days = math.floor(self.now / 24.0 + 1e-9) - self.protocol.calendar.anchor_day
             self.first_infusion.succeed(self.now)
         self.doses.append((label, self.now))
         self.state.dose_given()

@@ -28,8 +28,9 @@ def follow_up(c: Course) -> Generator[Any, Any, None]:
     for day in fu.visit_days:
         items.append((c.day_start_h(day) + fu.visit_hour, 0, "visit", day))
     if fu.response_day is not None:
-        items.append((c.day_start_h(fu.response_day) + fu.visit_hour, 1, "assessment",
-                      fu.response_day))
+        items.append(
+            (c.day_start_h(fu.response_day) + fu.visit_hour, 1, "assessment", fu.response_day)
+        )
     for i, proc in enumerate(p.procedures):
         if proc.day >= anchor:
             items.append((c.day_start_h(proc.day) + proc.hour, 2, "procedure", i))
@@ -40,19 +41,37 @@ def follow_up(c: Course) -> Generator[Any, Any, None]:
         yield c.until(time_h, ASSESS)
         state = c.view()
         if kind == "visit":
-            c.record("visit", visit_day=payload, crs_grade=state["crs_grade"],
-                     icans_grade=state["icans_grade"])
+            c.record(
+                "visit",
+                visit_day=payload,
+                crs_grade=state["crs_grade"],
+                icans_grade=state["icans_grade"],
+            )
         elif kind == "assessment":
-            response = response_label(state) if c.models_response else \
-                "not assessed: nothing in this run models the disease"
-            c.record("assessment", assessment_day=payload, response=response,
-                     in_remission=state["in_remission"], mrd_positive=state["mrd_positive"],
-                     marrow_blasts_pct=state["marrow_blasts_pct"])
+            response = (
+                response_label(state)
+                if c.models_response
+                else "not assessed: nothing in this run models the disease"
+            )
+            c.record(
+                "assessment",
+                assessment_day=payload,
+                response=response,
+                in_remission=state["in_remission"],
+                mrd_positive=state["mrd_positive"],
+                marrow_blasts_pct=state["marrow_blasts_pct"],
+            )
         else:
             proc = p.procedures[payload]
             done = proc.when is None or proc.when(state)
-            c.record("procedure", name=proc.name, procedure_kind=proc.kind, done=done,
-                     reason=(proc.note or "planned") if done else
-                     f"not done: condition not met ({proc.when})")
+            c.record(
+                "procedure",
+                name=proc.name,
+                procedure_kind=proc.kind,
+                done=done,
+                reason=(proc.note or "planned")
+                if done
+                else f"not done: condition not met ({proc.when})",
+            )
     yield c.until(end_h, ASSESS)
     c.record("end", reason=f"end of follow-up (day {fu.horizon_day})")

@@ -54,8 +54,10 @@ def _fmt_h(hours: float) -> str:
 def attempt_dose(c: Course, a: Attempt, guard: Guard | None = None) -> Process:
     """Run one dose attempt; returns a :class:`Result` (as the generator's value)."""
     if a.deadline_h is not None and a.earliest_h >= a.deadline_h:
-        reason = (f"cannot start before its deadline (day {c.study_day(a.deadline_h) - 1} "
-                  "was the last day allowed)")
+        reason = (
+            f"cannot start before its deadline (day {c.study_day(a.deadline_h) - 1} "
+            "was the last day allowed)"
+        )
         return _end(c, a, a.if_missed, "deadline", reason, (), {}, 0)
     yield c.until(a.earliest_h, DECIDE)
     hold_start: float | None = None
@@ -67,7 +69,6 @@ def attempt_dose(c: Course, a: Attempt, guard: Guard | None = None) -> Process:
             if status == "stop":
                 return Result("stopped", level, "lymphodepletion window expired")
             if status == "restart" and restart_h is not None:
-                hold_start = None
                 yield c.until(restart_h, DECIDE)
                 continue
         verdict = evaluate(a.rules, c.view())
@@ -86,12 +87,20 @@ def attempt_dose(c: Course, a: Attempt, guard: Guard | None = None) -> Process:
                 reason += f"; still held after {_fmt_h(waited)} (limit {_fmt_h(rule.max_wait_h)})"
             elif a.deadline_h is not None and next_h >= a.deadline_h:
                 action = rule.on_timeout
-                reason += (f"; no re-check possible before the deadline (end of day "
-                           f"{c.study_day(a.deadline_h) - 1})")
+                reason += (
+                    f"; no re-check possible before the deadline (end of day "
+                    f"{c.study_day(a.deadline_h) - 1})"
+                )
             else:
-                c.record("gate", fraction=a.label, action="delay", rule=rule.name,
-                         reason=f"{reason}; re-check in {_fmt_h(rule.recheck_h)}",
-                         fired=verdict.fired, state=verdict.seen)
+                c.record(
+                    "gate",
+                    fraction=a.label,
+                    action="delay",
+                    rule=rule.name,
+                    reason=f"{reason}; re-check in {_fmt_h(rule.recheck_h)}",
+                    fired=verdict.fired,
+                    state=verdict.seen,
+                )
                 yield c.until(next_h, DECIDE)
                 continue
         if action == "reduce":
@@ -106,24 +115,46 @@ def attempt_dose(c: Course, a: Attempt, guard: Guard | None = None) -> Process:
                 action = rule.at_floor or "stop"
                 reason += "; already at the lowest dose level"
         if action in ("give", "reduce"):
-            c.record("gate", fraction=a.label, action=action,
-                     rule=rule.name if rule is not None else None, reason=reason,
-                     fired=verdict.fired, state=verdict.seen)
+            c.record(
+                "gate",
+                fraction=a.label,
+                action=action,
+                rule=rule.name if rule is not None else None,
+                reason=reason,
+                fired=verdict.fired,
+                state=verdict.seen,
+            )
             if hold_start is not None:
                 c.record("resume", fraction=a.label, held_h=round(c.now - hold_start, 6))
             cells, dose_level = a.levels[level]
-            c.record("infusion", fraction=a.label, phase=a.phase, cells=cells,
-                     cells_per_kg=cells / c.patient.weight_kg, planned_cells=a.planned_cells,
-                     carried_in_cells=a.carried_in_cells, dose_level=dose_level)
+            c.record(
+                "infusion",
+                fraction=a.label,
+                phase=a.phase,
+                cells=cells,
+                cells_per_kg=cells / c.patient.weight_kg,
+                planned_cells=a.planned_cells,
+                carried_in_cells=a.carried_in_cells,
+                dose_level=dose_level,
+            )
             c.dose_given(a.label)
             return Result("given", level, reason)
         assert rule is not None
         return _end(c, a, action, rule.name, reason, verdict.fired, verdict.seen, level)
 
 
-def _end(c: Course, a: Attempt, action: str, rule: str, reason: str,
-         fired: tuple[str, ...], seen: dict[str, Any], level: int) -> Result:
-    c.record("gate", fraction=a.label, action=action, rule=rule, reason=reason, fired=fired,
-             state=seen)
+def _end(
+    c: Course,
+    a: Attempt,
+    action: str,
+    rule: str,
+    reason: str,
+    fired: tuple[str, ...],
+    seen: dict[str, Any],
+    level: int,
+) -> Result:
+    c.record(
+        "gate", fraction=a.label, action=action, rule=rule, reason=reason, fired=fired, state=seen
+    )
     c.record(action, fraction=a.label, rule=rule, reason=reason)
     return Result("skipped" if action == "skip" else "stopped", level, reason)

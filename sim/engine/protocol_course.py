@@ -49,13 +49,21 @@ class LdCourse:
         bsa, doses = ld_doses(self.ld, patient)
         items = sorted(
             (day + offset_days, drug.hour, i)
-            for i, drug in enumerate(self.ld.drugs) for day in drug.days
+            for i, drug in enumerate(self.ld.drugs)
+            for day in drug.days
         )
         for sim_day, hour, i in items:
             yield c.until(sim_day * 24.0 + hour, DECIDE)
             dose = doses[i]
-            c.record("ld_dose", drug=dose.drug, mg_per_m2=dose.mg_per_m2, bsa_m2=round(bsa, 4),
-                     bsa_formula=self.ld.bsa_formula, mg=round(dose.mg, 2), course=self.courses)
+            c.record(
+                "ld_dose",
+                drug=dose.drug,
+                mg_per_m2=dose.mg_per_m2,
+                bsa_m2=round(bsa, 4),
+                bsa_formula=self.ld.bsa_formula,
+                mg=round(dose.mg, 2),
+                course=self.courses,
+            )
         self.last_sim_day = self.last_day + offset_days
 
 
@@ -63,9 +71,14 @@ def protocol_course(c: Course) -> Generator[Any, Any, str]:
     p = c.protocol
     anchor = p.calendar.anchor_day
     choice = plan_doses(p, c.patient)
-    c.record("dose_plan", plan=choice.label, reason=choice.reason,
-             planned_total_cells=choice.planned_total.cells if choice.planned_total else
-             sum(f.cells for f in choice.fractions))
+    c.record(
+        "dose_plan",
+        plan=choice.label,
+        reason=choice.reason,
+        planned_total_cells=choice.planned_total.cells
+        if choice.planned_total
+        else sum(f.cells for f in choice.fractions),
+    )
     planned_at: float | None = None
     for fr, fp in zip(p.fractions, choice.fractions, strict=True):
         day = fr.day if fr.day is not None else (anchor if planned_at is None else None)
@@ -74,15 +87,26 @@ def protocol_course(c: Course) -> Generator[Any, Any, str]:
         if planned_at is not None:
             candidates.append(planned_at + fr.min_interval_h)
         planned_at = max(candidates)
-        c.record("planned", fraction=fr.id, planned_time_h=planned_at, cells=fp.cells,
-                 cells_per_kg=fp.cells_per_kg, basis=fp.basis)
+        c.record(
+            "planned",
+            fraction=fr.id,
+            planned_time_h=planned_at,
+            cells=fp.cells,
+            cells_per_kg=fp.cells_per_kg,
+            basis=fp.basis,
+        )
 
     # before day 0: procedures (e.g. debulking) and lymphodepletion, in time order
     for proc in sorted((x for x in p.procedures if x.day < anchor), key=lambda x: x.day):
         yield c.until(proc.day * 24.0 + proc.hour, DECIDE)
         done = proc.when is None or proc.when(c.view())
-        c.record("procedure", name=proc.name, procedure_kind=proc.kind, done=done,
-                 reason=proc.note or (str(proc.when) if proc.when else "planned"))
+        c.record(
+            "procedure",
+            name=proc.name,
+            procedure_kind=proc.kind,
+            done=done,
+            reason=proc.note or (str(proc.when) if proc.when else "planned"),
+        )
     ld = LdCourse(p.lymphodepletion, anchor) if p.lymphodepletion else None
     if ld is not None:
         yield from ld.give(c, 0, c.patient)
@@ -97,22 +121,34 @@ def protocol_course(c: Course) -> Generator[Any, Any, str]:
             return ("ok", None)
         repeat = validity.on_expiry == "repeat_ld" and ld.courses <= validity.max_repeats
         action = "repeat_ld" if repeat else "stop"
-        reason = (f"lymphodepletion ended {since} days ago, beyond the {validity.max_days_after_ld}"
-                  f"-day window: " + ("repeating lymphodepletion" if repeat else "stopping"))
-        c.record("ld_expired", days_since_ld=since, max_days=validity.max_days_after_ld,
-                 action=action, course=ld.courses)
+        reason = (
+            f"lymphodepletion ended {since} days ago, beyond the {validity.max_days_after_ld}"
+            f"-day window: " + ("repeating lymphodepletion" if repeat else "stopping")
+        )
+        c.record(
+            "ld_expired",
+            days_since_ld=since,
+            max_days=validity.max_days_after_ld,
+            action=action,
+            course=ld.courses,
+        )
         label = p.fractions[fraction_index].id
-        c.record("gate", fraction=label, action="delay" if repeat else "stop",
-                 rule="ld-validity", reason=reason, fired=("ld-validity",),
-                 state={"days_since_ld": since})
+        c.record(
+            "gate",
+            fraction=label,
+            action="delay" if repeat else "stop",
+            rule="ld-validity",
+            reason=reason,
+            fired=("ld-validity",),
+            state={"days_since_ld": since},
+        )
         if not repeat:
             c.record("stop", fraction=label, rule="ld-validity", reason=reason)
             return ("stop", None)
         offset = today + 1 - ld.first_day
         yield from ld.give(c, offset, c.patient)
         c.shift_days = ld.last_sim_day + ld.gap_days - anchor
-        hour = p.fractions[0].hour if p.fractions[0].hour is not None else \
-            p.calendar.infusion_hour
+        hour = p.fractions[0].hour if p.fractions[0].hour is not None else p.calendar.infusion_hour
         return ("restart", (ld.last_sim_day + ld.gap_days) * 24.0 + hour)
 
     ladder = p.dose_ladder or [1.0]
@@ -132,9 +168,14 @@ def protocol_course(c: Course) -> Generator[Any, Any, str]:
         deadline = c.day_start_h(fr.latest_day + 1) if fr.latest_day is not None else None
         cells = fp.cells + carried
         attempt = Attempt(
-            label=fr.id, phase="fraction", rules=gate_rules(p, fr.use_gate, fr.gate),
-            earliest_h=earliest, deadline_h=deadline, if_missed=fr.if_missed,
-            levels=[(cells * m, m) for m in ladder[level:]], planned_cells=fp.cells,
+            label=fr.id,
+            phase="fraction",
+            rules=gate_rules(p, fr.use_gate, fr.gate),
+            earliest_h=earliest,
+            deadline_h=deadline,
+            if_missed=fr.if_missed,
+            levels=[(cells * m, m) for m in ladder[level:]],
+            planned_cells=fp.cells,
             carried_in_cells=carried,
         )
         result = yield from attempt_dose(c, attempt, ld_guard)
@@ -150,14 +191,22 @@ def protocol_course(c: Course) -> Generator[Any, Any, str]:
                 zip(p.fractions[fraction_index:], choice.fractions[fraction_index:], strict=True)
             ):
                 amount = rest_plan.cells + (carried if j == 0 else 0.0)
-                c.record("not_given", fraction=rest.id, cells=amount,
-                         cells_per_kg=amount / c.patient.weight_kg,
-                         reason=f"protocol stopped: {result.reason}")
+                c.record(
+                    "not_given",
+                    fraction=rest.id,
+                    cells=amount,
+                    cells_per_kg=amount / c.patient.weight_kg,
+                    reason=f"protocol stopped: {result.reason}",
+                )
             return "stopped"
     if carried > 0:
-        c.record("not_given", fraction=p.fractions[-1].id, cells=carried,
-                 cells_per_kg=carried / c.patient.weight_kg,
-                 reason="no later fraction to carry the cells of a skipped fraction into")
+        c.record(
+            "not_given",
+            fraction=p.fractions[-1].id,
+            cells=carried,
+            cells_per_kg=carried / c.patient.weight_kg,
+            reason="no later fraction to carry the cells of a skipped fraction into",
+        )
     if p.repeat_dosing is not None:
         return (yield from repeat_course(c))
     return "completed"

@@ -49,17 +49,27 @@ def repeat_course(c: Course) -> Generator[Any, Any, str]:
             c.record("repeat_phase", status="ended", reason=f"{stop.reason} ({stop.when})")
             return "completed"
         if n > 1 and not rep.trigger(view):
-            c.record("repeat_phase", status="ended",
-                     reason=f"trigger no longer met ({rep.trigger}): no further escalation")
+            c.record(
+                "repeat_phase",
+                status="ended",
+                reason=f"trigger no longer met ({rep.trigger}): no further escalation",
+            )
             return "completed"
         top = min(rung, len(rep.ladder) - 1)
         rung_cells = [resolve_dose(rep.ladder[r], weight, None).cells for r in range(top + 1)]
         levels = [(rung_cells[r], rung_cells[r] / rung_cells[top]) for r in range(top, -1, -1)]
         result = yield from attempt_dose(
             c,
-            Attempt(label=f"R{n}", phase="repeat", rules=rules, earliest_h=c.now,
-                    deadline_h=None, if_missed="skip", levels=levels,
-                    planned_cells=levels[0][0]),
+            Attempt(
+                label=f"R{n}",
+                phase="repeat",
+                rules=rules,
+                earliest_h=c.now,
+                deadline_h=None,
+                if_missed="skip",
+                levels=levels,
+                planned_cells=levels[0][0],
+            ),
         )
         if result.outcome == "stopped":
             c.record("repeat_phase", status="ended", reason=result.reason)

@@ -88,6 +88,8 @@ def run_course(
                 "the run was stopped (a loop without end?)"
             )
     if not main.ok:
-        raise main.value
+        error = main.value
+        assert isinstance(error, BaseException)
+        raise error
     events = shifted(course.log, course.shift_days * 24.0)
     return RunResult(protocol, origin, protocol_hash, patient, seed, scenario, events, count)

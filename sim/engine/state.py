@@ -12,7 +12,6 @@ knowing of each other, and lets the engine log each change with its cause.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sim.clinical.grading import FEVER_THRESHOLD_C, crs_grade, icans_grade
 from sim.spec.scenario import CrsSigns, IcansSigns, Patient
@@ -86,8 +85,9 @@ class PatientState:
             grade = crs_grade(s.temperature_c, s.hypotension, s.oxygen, s.fever_masked)
             new["crs_grade"] = max(int(new["crs_grade"]), grade)
         for i in icans:
-            grade = icans_grade(i.ice_score, i.consciousness, i.seizure, i.motor_weakness,
-                                i.cerebral_oedema)
+            grade = icans_grade(
+                i.ice_score, i.consciousness, i.seizure, i.motor_weakness, i.cerebral_oedema
+            )
             new["icans_grade"] = max(int(new["icans_grade"]), grade)
             if i.ice_score is not None:
                 new["ice_score"] = min(float(new["ice_score"]), i.ice_score)
@@ -104,9 +104,9 @@ class PatientState:
         return changes
 
     @staticmethod
-    def _combine(name: str, given: list[Any]) -> Value:
+    def _combine(name: str, given: list[Value]) -> Value:
         if name in _LATEST:
-            return given[-1]  # type: ignore[no-any-return]
+            return given[-1]
         if VARIABLES[name].kind == "bool":
             return any(given)
         return min(given) if name in _WORST_LOW else max(given)

@@ -15,14 +15,23 @@ from sim.records import Event
 from sim.report.words import dose, duration, when
 
 NAMES = {
-    "crs_grade": "CRS grade", "icans_grade": "ICANS grade", "iec_hs_grade": "IEC-HS grade",
-    "gvhd_grade": "GVHD grade", "temperature_c": "temperature (C)", "fever": "fever",
-    "ice_score": "ICE score", "active_infection": "active infection",
-    "severe_cytopenia": "grade >= 3 cytopenia", "relapse": "relapse",
-    "mrd_positive": "MRD positive", "in_remission": "in remission",
-    "marrow_blasts_pct": "marrow blasts (%)", "crs_max_since_last_dose":
-    "worst CRS grade since the last dose", "icans_max_since_last_dose":
-    "worst ICANS grade since the last dose", "doses_given": "doses given", "day": "study day",
+    "crs_grade": "CRS grade",
+    "icans_grade": "ICANS grade",
+    "iec_hs_grade": "IEC-HS grade",
+    "gvhd_grade": "GVHD grade",
+    "temperature_c": "temperature (C)",
+    "fever": "fever",
+    "ice_score": "ICE score",
+    "active_infection": "active infection",
+    "severe_cytopenia": "grade >= 3 cytopenia",
+    "relapse": "relapse",
+    "mrd_positive": "MRD positive",
+    "in_remission": "in remission",
+    "marrow_blasts_pct": "marrow blasts (%)",
+    "crs_max_since_last_dose": "worst CRS grade since the last dose",
+    "icans_max_since_last_dose": "worst ICANS grade since the last dose",
+    "doses_given": "doses given",
+    "day": "study day",
 }
 
 GLOSSARY = [
@@ -54,18 +63,23 @@ def _line(e: Event, weight: float) -> str | None:
     d = e.data
     kind = e.kind
     if kind == "ld_dose":
-        return (f"lymphodepletion: {d['drug']} {d['mg']:g} mg ({d['mg_per_m2']:g} mg/m2 x BSA "
-                f"{d['bsa_m2']:.2f} m2, {d['bsa_formula']} formula)"
-                + (f", repeat course {d['course']}" if d["course"] > 1 else ""))
+        return (
+            f"lymphodepletion: {d['drug']} {d['mg']:g} mg ({d['mg_per_m2']:g} mg/m2 x BSA "
+            f"{d['bsa_m2']:.2f} m2, {d['bsa_formula']} formula)"
+            + (f", repeat course {d['course']}" if d["course"] > 1 else "")
+        )
     if kind == "procedure":
-        return f"{d['name']} ({d['procedure_kind']}): " + (
-            "done" if d["done"] else d["reason"])
+        return f"{d['name']} ({d['procedure_kind']}): " + ("done" if d["done"] else d["reason"])
     if kind == "gate":
         head = f"{d['fraction']} is checked against its gate; the gate saw {_state(d['state'])}."
         if d["action"] == "give":
             return f"{head} {d['reason'].capitalize()}: it is given."
-        verbs = {"delay": "held", "skip": "skipped", "stop": "the protocol stops",
-                 "reduce": "the dose is reduced"}
+        verbs = {
+            "delay": "held",
+            "skip": "skipped",
+            "stop": "the protocol stops",
+            "reduce": "the dose is reduced",
+        }
         return f"{head} Rule '{d['rule']}' fires -> {verbs[d['action']]}: {d['reason']}."
     if kind == "infusion":
         label = "repeat dose" if d["phase"] == "repeat" else "fraction"
@@ -78,17 +92,22 @@ def _line(e: Event, weight: float) -> str | None:
     if kind == "resume":
         return f"{d['fraction']} was held for {duration(d['held_h'])} in all."
     if kind == "not_given":
-        return f"{d['fraction']} is not given ({dose(d['cells_per_kg'], d['cells'])}): " \
-               f"{d['reason']}."
+        return (
+            f"{d['fraction']} is not given ({dose(d['cells_per_kg'], d['cells'])}): {d['reason']}."
+        )
     if kind == "ld_expired":
-        return (f"the lymphodepletion window has run out ({d['days_since_ld']} days since the "
-                f"last LD day; limit {d['max_days']}).")
+        return (
+            f"the lymphodepletion window has run out ({d['days_since_ld']} days since the "
+            f"last LD day; limit {d['max_days']})."
+        )
     if kind == "state_change":
         name = NAMES.get(d["variable"], d["variable"])
         return f"{name}: {_value(d['old'])} -> {_value(d['new'])} ({d['cause']})."
     if kind == "visit":
-        return f"follow-up visit (day {d['visit_day']}): CRS grade {d['crs_grade']}, " \
-               f"ICANS grade {d['icans_grade']}."
+        return (
+            f"follow-up visit (day {d['visit_day']}): CRS grade {d['crs_grade']}, "
+            f"ICANS grade {d['icans_grade']}."
+        )
     if kind == "assessment":
         return f"response assessment (day {d['assessment_day']}): {d['response']}."
     if kind == "repeat_phase":
@@ -102,17 +121,27 @@ def explain_lines(result: RunResult) -> Iterator[str]:
     p = result.protocol
     pt = result.patient
     yield f"{p.title}"
-    yield (f"Patient: {pt.weight_kg:g} kg, {pt.height_cm:g} cm, {pt.age_y:g} years, "
-           f"{pt.marrow_blasts_pct:g} % marrow blasts before lymphodepletion.")
+    yield (
+        f"Patient: {pt.weight_kg:g} kg, {pt.height_cm:g} cm, {pt.age_y:g} years, "
+        f"{pt.marrow_blasts_pct:g} % marrow blasts before lymphodepletion."
+    )
     yield f"Source: {p.source.citation} ({p.source.status})."
     if p.assumptions:
-        yield (f"This protocol file makes {len(p.assumptions)} assumption(s) where the source "
-               "is silent (see the file).")
+        yield (
+            f"This protocol file makes {len(p.assumptions)} assumption(s) where the source "
+            "is silent (see the file)."
+        )
     plans = [e for e in result.events if e.kind == "planned"]
     if plans:
-        yield "Plan: " + "; ".join(
-            f"{e.data['fraction']} {dose(e.data['cells_per_kg'], e.data['cells'])} "
-            f"from {when(e.data['planned_time_h'])}" for e in plans) + "."
+        yield (
+            "Plan: "
+            + "; ".join(
+                f"{e.data['fraction']} {dose(e.data['cells_per_kg'], e.data['cells'])} "
+                f"from {when(e.data['planned_time_h'])}"
+                for e in plans
+            )
+            + "."
+        )
     yield ""
     for e in result.events:
         text = _line(e, pt.weight_kg)
@@ -120,11 +149,14 @@ def explain_lines(result: RunResult) -> Iterator[str]:
             yield f"{when(e.time_h)}  {text}"
     m = patient_metrics(result.events)
     yield ""
-    yield (f"In short: {m['fractions_given']} of {m['fractions_planned']} fractions given, "
-           f"{m['given_cells_per_kg'] / 1e6:.3g} of {m['planned_cells_per_kg'] / 1e6:.3g} x10^6 "
-           f"cells/kg ({m['dose_delivered_share']:.0%}), {m['holds']} hold(s)"
-           + (f", {m['repeat_doses_given']} repeat dose(s)" if m["repeat_doses_given"] else "")
-           + (f"; the protocol stopped ({m['stop_reason']})" if m["stopped"] else "") + ".")
+    yield (
+        f"In short: {m['fractions_given']} of {m['fractions_planned']} fractions given, "
+        f"{m['given_cells_per_kg'] / 1e6:.3g} of {m['planned_cells_per_kg'] / 1e6:.3g} x10^6 "
+        f"cells/kg ({m['dose_delivered_share']:.0%}), {m['holds']} hold(s)"
+        + (f", {m['repeat_doses_given']} repeat dose(s)" if m["repeat_doses_given"] else "")
+        + (f"; the protocol stopped ({m['stop_reason']})" if m["stopped"] else "")
+        + "."
+    )
     yield ""
     yield "Words used:"
     for text in GLOSSARY:

@@ -18,8 +18,12 @@ def run_json(result: RunResult) -> dict[str, Any]:
     p = result.protocol
     return {
         "cartsim_version": __version__,
-        "protocol": {"id": p.id, "title": p.title, "origin": result.protocol_origin,
-                     "hash": result.protocol_hash},
+        "protocol": {
+            "id": p.id,
+            "title": p.title,
+            "origin": result.protocol_origin,
+            "hash": result.protocol_hash,
+        },
         "scenario": result.scenario,
         "patient": result.patient.model_dump(),
         "seed": result.seed,
@@ -46,8 +50,9 @@ def write_events(result: RunResult, path: Path) -> None:
         writer.writerow(columns)
         for row in rows:
             detail = {k: v for k, v in row.items() if k not in ("time_h", "day", "kind")}
-            writer.writerow([row["time_h"], row["day"], row["kind"],
-                             json.dumps(detail, ensure_ascii=False)])
+            writer.writerow(
+                [row["time_h"], row["day"], row["kind"], json.dumps(detail, ensure_ascii=False)]
+            )
         text = buf.getvalue()
     else:
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)

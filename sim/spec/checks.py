@@ -27,8 +27,9 @@ def check_protocol(p: Protocol) -> Iterator[Finding]:
         if ids.index(fr.id) != i:
             yield ("fractions", i, "id"), f"fraction id '{fr.id}' is used twice"
         if fr.use_gate is not None and fr.use_gate not in p.gates:
-            yield ("fractions", i, "use_gate"), (
-                f"unknown gate '{fr.use_gate}'; defined gates: {', '.join(p.gates) or 'none'}"
+            yield (
+                ("fractions", i, "use_gate"),
+                (f"unknown gate '{fr.use_gate}'; defined gates: {', '.join(p.gates) or 'none'}"),
             )
         if fr.latest_day is not None and fr.day is not None and fr.latest_day < fr.day:
             yield ("fractions", i, "latest_day"), "latest_day is before the fraction's day"
@@ -36,37 +37,45 @@ def check_protocol(p: Protocol) -> Iterator[Finding]:
         if p.dose_ladder is None:
             for j, rule in enumerate(fr.gate):
                 if rule.action == "reduce":
-                    yield ("fractions", i, "gate", j, "action"), (
-                        "'reduce' needs a dose_ladder in the protocol"
+                    yield (
+                        ("fractions", i, "gate", j, "action"),
+                        ("'reduce' needs a dose_ladder in the protocol"),
                     )
     if p.dose_ladder is None:
         for name, rules in p.gates.items():
             for j, rule in enumerate(rules):
                 if rule.action == "reduce" and any(f.use_gate == name for f in p.fractions):
-                    yield ("gates", name, j, "action"), (
-                        "'reduce' needs a dose_ladder in the protocol"
+                    yield (
+                        ("gates", name, j, "action"),
+                        ("'reduce' needs a dose_ladder in the protocol"),
                     )
     first = p.fractions[0]
     if first.day is not None and first.day != anchor:
-        yield ("fractions", 0, "day"), (
-            f"the first fraction is the first CAR-T infusion and falls on calendar.anchor_day "
-            f"({anchor}), not day {first.day}"
+        yield (
+            ("fractions", 0, "day"),
+            (
+                f"the first fraction is the first CAR-T infusion and falls on calendar.anchor_day "
+                f"({anchor}), not day {first.day}"
+            ),
         )
     days = [f.day for f in p.fractions if f.day is not None]
     if days != sorted(days):
         yield ("fractions",), "fraction days must not go backwards"
     if p.dose_ladder is not None and (
-        p.dose_ladder[0] != 1.0 or any(b >= a for a, b in zip(p.dose_ladder, p.dose_ladder[1:],
-                                                                strict=False))
+        p.dose_ladder[0] != 1.0
+        or any(b >= a for a, b in zip(p.dose_ladder, p.dose_ladder[1:], strict=False))
     ):
         yield ("dose_ladder",), "the ladder starts at 1.0 and steps strictly down"
     if p.lymphodepletion is not None:
         for i, drug in enumerate(p.lymphodepletion.drugs):
             late = [d for d in drug.days if d >= anchor]
             if late:
-                yield ("lymphodepletion", "drugs", i, "days"), (
-                    f"lymphodepletion comes before the first infusion (day {anchor}); "
-                    f"day {late[0]} is too late"
+                yield (
+                    ("lymphodepletion", "drugs", i, "days"),
+                    (
+                        f"lymphodepletion comes before the first infusion (day {anchor}); "
+                        f"day {late[0]} is too late"
+                    ),
                 )
             if len(set(drug.days)) != len(drug.days):
                 yield ("lymphodepletion", "drugs", i, "days"), "a day is listed twice"
@@ -76,9 +85,12 @@ def check_protocol(p: Protocol) -> Iterator[Finding]:
         if plan.when is not None:
             bad = [n for n in plan.when.names if n not in BASELINE]
             if bad:
-                yield ("dose_selection", i, "when"), (
-                    f"dose plans are chosen on values measured before lymphodepletion; "
-                    f"'{bad[0]}' is not one (use {', '.join(sorted(BASELINE))})"
+                yield (
+                    ("dose_selection", i, "when"),
+                    (
+                        f"dose plans are chosen on values measured before lymphodepletion; "
+                        f"'{bad[0]}' is not one (use {', '.join(sorted(BASELINE))})"
+                    ),
                 )
         for fid in plan.fractions:
             if fid not in ids:
@@ -104,8 +116,10 @@ def check_protocol(p: Protocol) -> Iterator[Finding]:
     fu = p.follow_up
     last = max([*fu.visit_days, fu.response_day or 0])
     if fu.horizon_day < last:
-        yield ("follow_up", "horizon_day"), f"the horizon (day {fu.horizon_day}) ends before " \
-            f"day {last} of the follow-up"
+        yield (
+            ("follow_up", "horizon_day"),
+            f"the horizon (day {fu.horizon_day}) ends before day {last} of the follow-up",
+        )
 
 
 def _check_dose(p: Protocol, dose: DoseAmount, path: tuple[str | int, ...]) -> Iterator[Finding]:
@@ -121,14 +135,23 @@ def check_scenario(s: Scenario, p: Protocol) -> Iterator[Finding]:
     ids = {f.id for f in p.fractions} | {"first_infusion"}
     for i, ep in enumerate(s.episodes):
         if ep.start.after is not None and ep.start.after not in ids:
-            yield ("episodes", i, "start", "after"), (
-                f"protocol '{p.id}' has no fraction '{ep.start.after}'; use one of "
-                + ", ".join(sorted(ids))
+            yield (
+                ("episodes", i, "start", "after"),
+                (
+                    f"protocol '{p.id}' has no fraction '{ep.start.after}'; use one of "
+                    + ", ".join(sorted(ids))
+                ),
             )
         for j, step in enumerate(ep.steps):
-            if step.icans_signs is not None and step.icans_signs.ice_score is not None and \
-                    s.patient.age_y < 12:
-                yield ("episodes", i, "steps", j, "icans_signs", "ice_score"), (
-                    "ASTCT grades ICANS in children under 12 with CAPD, not ICE; cartsim "
-                    "does not implement CAPD: set icans_grade directly"
+            if (
+                step.icans_signs is not None
+                and step.icans_signs.ice_score is not None
+                and s.patient.age_y < 12
+            ):
+                yield (
+                    ("episodes", i, "steps", j, "icans_signs", "ice_score"),
+                    (
+                        "ASTCT grades ICANS in children under 12 with CAPD, not ICE; cartsim "
+                        "does not implement CAPD: set icans_grade directly"
+                    ),
                 )

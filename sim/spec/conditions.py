@@ -43,6 +43,10 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "!=": operator.ne,
 }
 _KEYWORDS = {"and", "or", "not", "true", "false"}
+MAX_CHARS = 1000
+"""Longest condition text (keeps parsing and the nested test functions shallow)."""
+MAX_NESTING = 32
+"""Deepest nesting of parentheses and 'not' (the parser is recursive)."""
 
 
 class ConditionError(ValueError):
@@ -97,7 +101,13 @@ class _Parser:
         self.text = text
         self.toks = _tokenise(text)
         self.i = 0
+        self.depth = 0
         self.names: list[str] = []
+
+    def _nest(self, tok: _Tok) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise ConditionError(f"nested more than {MAX_NESTING} levels deep at column {tok.col}")
 
     def peek(self) -> _Tok | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -151,8 +161,9 @@ class _Parser:
 
     def unary(self) -> _Node:
         if self._is("not"):
-            self.take()
+            self._nest(self.take())
             kind, fn, _ = self.unary()
+            self.depth -= 1
             if kind != "bool":
                 raise ConditionError("'not' applies to a true/false test, not a number")
             return ("bool", lambda s: not fn(s), None)
@@ -191,7 +202,9 @@ class _Parser:
     def atom(self) -> _Node:
         tok = self.take()
         if tok.kind == "paren" and tok.text == "(":
+            self._nest(tok)
             node = self.expr()
+            self.depth -= 1
             close = self.take()
             if close.text != ")":
                 raise ConditionError(f"expected ')' at column {close.col}")
@@ -224,4 +237,6 @@ def parse_condition(text: Any) -> Condition:
         return text
     if isinstance(text, bool) or not isinstance(text, str):
         raise ConditionError(f"a condition is text such as 'crs_grade >= 2', not {text!r}")
+    if len(text) > MAX_CHARS:
+        raise ConditionError(f"the condition is longer than {MAX_CHARS} characters")
     return _Parser(text).parse()

@@ -109,12 +109,30 @@ def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     """Keep the parts of a pydantic ``loc`` that exist in the data (drop union tags)."""
     path: list[str | int] = []
     node = data
-    for part in loc:
-        if (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
+        if (
+            part == "steps"
+            and isinstance(node, dict)
+            and "steps" not in node
+            and parts[:1] == [0]
+            and len(path) == 2
+            and path[0] == "episodes"
+        ):
+            parts.pop(0)  # an episode's shorthand step: its fields sit on the episode
+            continue
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if (isinstance(node, dict) and part in node) or in_list:
             path.append(part)
             node = node[part]
-        elif isinstance(node, dict) and isinstance(part, str) and part[:1].islower() \
-                and "[" not in part and part not in ("function-after", "function-before"):
+        elif (
+            isinstance(node, dict)
+            and isinstance(part, str)
+            and part[:1].islower()
+            and "[" not in part
+            and part not in ("function-after", "function-before")
+        ):
             path.append(part)  # a missing field
             node = None
     return tuple(path)
@@ -154,9 +172,10 @@ def _problems(located: Located, exc: ValidationError) -> list[Problem]:
 
 
 def _findings(located: Located, findings: list[Finding]) -> list[Problem]:
+    paths = [_data_path(located.data, path) for path, _ in findings]
     return [
         Problem(located.source, located.line_of(path), _field_name(path), msg)
-        for path, msg in findings
+        for path, (_, msg) in zip(paths, findings, strict=True)
     ]
 
 
@@ -180,8 +199,9 @@ def resolve_protocol_path(target: str, base: Path | None = None) -> tuple[Path, 
     if builtin.exists():
         return builtin, f"protocols/{target}.yaml"
     known = ", ".join(builtin_ids("protocol"))
-    raise InputError.single(target, f"no protocol file or built-in protocol by that name "
-                            f"(built-in: {known})")
+    raise InputError.single(
+        target, f"no protocol file or built-in protocol by that name (built-in: {known})"
+    )
 
 
 def load_protocol(target: str, base: Path | None = None) -> LoadedProtocol:
@@ -201,8 +221,10 @@ def load_scenario_file(path: Path, shown: str) -> LoadedScenario:
     except InputError as exc:
         line = located.line_of(("protocol",))
         raise InputError(
-            [Problem(shown, line, "protocol", f"cannot load protocol '{scenario.protocol}'"),
-             *exc.problems]
+            [
+                Problem(shown, line, "protocol", f"cannot load protocol '{scenario.protocol}'"),
+                *exc.problems,
+            ]
         ) from None
     findings = list(check_scenario(scenario, proto.protocol))
     if findings:
@@ -219,8 +241,9 @@ def load_target(target: str) -> LoadedProtocol | LoadedScenario:
             return load_scenario_file(path, target)
         protocol = _validate_protocol(located)
         return LoadedProtocol(protocol, target, spec_hash(protocol))
-    for kind in ("protocol", "scenario"):
-        builtin = builtin_dir(kind) / f"{target}.yaml"  # type: ignore[arg-type]
+    kinds: tuple[Kind, ...] = ("protocol", "scenario")
+    for kind in kinds:
+        builtin = builtin_dir(kind) / f"{target}.yaml"
         if builtin.exists():
             shown = f"{'protocols' if kind == 'protocol' else 'scenarios'}/{target}.yaml"
             if kind == "scenario":
@@ -229,8 +252,10 @@ def load_target(target: str) -> LoadedProtocol | LoadedScenario:
     raise InputError.single(
         target,
         "no such file, built-in protocol or scenario (built-in protocols: "
-        + ", ".join(builtin_ids("protocol")) + "; scenarios: "
-        + ", ".join(builtin_ids("scenario")) + ")",
+        + ", ".join(builtin_ids("protocol"))
+        + "; scenarios: "
+        + ", ".join(builtin_ids("scenario"))
+        + ")",
     )
 
 

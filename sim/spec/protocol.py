@@ -169,8 +169,11 @@ class GateRule(Spec):
 
     @model_validator(mode="after")
     def _fields_match_action(self) -> Self:
-        delay_fields = {"recheck_h": self.recheck_h, "max_wait_h": self.max_wait_h,
-                        "on_timeout": self.on_timeout}
+        delay_fields = {
+            "recheck_h": self.recheck_h,
+            "max_wait_h": self.max_wait_h,
+            "on_timeout": self.on_timeout,
+        }
         if self.action == "delay":
             missing = [k for k, v in delay_fields.items() if v is None]
             if missing:

@@ -154,8 +154,9 @@ class Scenario(Spec):
     title: Text
     summary: Annotated[str, Field(min_length=1, max_length=200)]
     teaching_note: Text | None = None
-    protocol: Text = Field(description="a built-in protocol id, or a file path relative to "
-                           "this scenario")
+    protocol: Text = Field(
+        description="a built-in protocol id, or a file path relative to this scenario"
+    )
     patient: Patient
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
     episodes: list[Episode] = Field(default_factory=list)

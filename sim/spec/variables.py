@@ -38,48 +38,87 @@ VARIABLES: dict[str, Variable] = {
         _grade("icans_grade", 5, "ASTCT ICANS grade (0 none, 5 death)"),
         _grade("iec_hs_grade", 5, "IEC-HS grade (Hines 2023; 0 none)"),
         _grade("gvhd_grade", 4, "overall acute GVHD grade (0 none, I-IV as 1-4)"),
-        Variable(
-            "temperature_c", "number", "body temperature, degrees C", 30, 45, 37.0, True
-        ),
+        Variable("temperature_c", "number", "body temperature, degrees C", 30, 45, 37.0, True),
         Variable("fever", "bool", "temperature of 38.0 C or more (derived)", default=False),
         Variable("ice_score", "number", "ICE encephalopathy score (10 = normal)", 0, 10, 10, True),
         Variable(
-            "active_infection", "bool", "active (uncontrolled) infection", default=False,
+            "active_infection",
+            "bool",
+            "active (uncontrolled) infection",
+            default=False,
             scriptable=True,
         ),
         Variable(
-            "severe_cytopenia", "bool", "grade 3 or higher cytopenia", default=False,
+            "severe_cytopenia",
+            "bool",
+            "grade 3 or higher cytopenia",
+            default=False,
             scriptable=True,
         ),
         Variable("relapse", "bool", "relapse detected", default=False, scriptable=True),
-        Variable("mrd_positive", "bool", "measurable residual disease detected",
-                 default=False, scriptable=True),
-        Variable("in_remission", "bool", "in complete remission", default=False,
-                 scriptable=True),
-        Variable("marrow_blasts_pct", "number", "bone-marrow blasts, % (current)", 0, 100, 0,
-                 scriptable=True, baseline=True),
-        Variable("crs_max_since_last_dose", "grade",
-                 "worst CRS grade since the last CAR-T dose (derived)", 0, 5, 0),
-        Variable("icans_max_since_last_dose", "grade",
-                 "worst ICANS grade since the last CAR-T dose (derived)", 0, 5, 0),
+        Variable(
+            "mrd_positive",
+            "bool",
+            "measurable residual disease detected",
+            default=False,
+            scriptable=True,
+        ),
+        Variable("in_remission", "bool", "in complete remission", default=False, scriptable=True),
+        Variable(
+            "marrow_blasts_pct",
+            "number",
+            "bone-marrow blasts, % (current)",
+            0,
+            100,
+            0,
+            scriptable=True,
+            baseline=True,
+        ),
+        Variable(
+            "crs_max_since_last_dose",
+            "grade",
+            "worst CRS grade since the last CAR-T dose (derived)",
+            0,
+            5,
+            0,
+        ),
+        Variable(
+            "icans_max_since_last_dose",
+            "grade",
+            "worst ICANS grade since the last CAR-T dose (derived)",
+            0,
+            5,
+            0,
+        ),
         Variable("doses_given", "number", "CAR-T doses given so far (derived)", 0, 1e6, 0),
         Variable("day", "number", "current study day (derived)", -1e6, 1e6, 0),
         Variable("weight_kg", "number", "body weight, kg", 0.5, 400, 70, baseline=True),
         Variable("height_cm", "number", "height, cm", 20, 260, 170, baseline=True),
         Variable("age_y", "number", "age, years", 0, 120, 40, baseline=True),
-        Variable("extramedullary_disease", "bool", "extramedullary disease at baseline",
-                 default=False, baseline=True),
-        Variable("cns_disease", "bool", "CNS disease at baseline", default=False,
-                 baseline=True),
-        Variable("prior_allo_hct", "bool", "prior allogeneic transplant", default=False,
-                 baseline=True),
-        Variable("transplant_candidate", "bool", "eligible and planned for a consolidating "
-                 "transplant", default=False, baseline=True),
+        Variable(
+            "extramedullary_disease",
+            "bool",
+            "extramedullary disease at baseline",
+            default=False,
+            baseline=True,
+        ),
+        Variable("cns_disease", "bool", "CNS disease at baseline", default=False, baseline=True),
+        Variable(
+            "prior_allo_hct", "bool", "prior allogeneic transplant", default=False, baseline=True
+        ),
+        Variable(
+            "transplant_candidate",
+            "bool",
+            "eligible and planned for a consolidating transplant",
+            default=False,
+            baseline=True,
+        ),
     )
 }
 
-SCRIPTABLE = frozenset(n for n, v in VARIABLES.items() if v.scriptable)
-BASELINE = frozenset(n for n, v in VARIABLES.items() if v.baseline)
+# tuples in registry order: iteration order must not depend on PYTHONHASHSEED
+SCRIPTABLE: tuple[str, ...] = tuple(n for n, v in VARIABLES.items() if v.scriptable)
+BASELINE: tuple[str, ...] = tuple(n for n, v in VARIABLES.items() if v.baseline)
 
 
 def describe_range(var: Variable) -> str:

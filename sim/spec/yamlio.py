@@ -13,6 +13,7 @@ then walked by hand so that we can:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,21 @@ Path = tuple[str | int, ...]
 MAX_NODES = 200_000
 """Largest number of values a file may expand to (aliases counted each time used)."""
 MAX_DEPTH = 64
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads YAML 1.2 exponent floats (``1e5``, ``1.0e5``) as numbers.
+
+    PyYAML follows YAML 1.1, where a float needs a dot and a signed exponent, so
+    ``cells_per_kg: 1.0e5`` would otherwise be read as the text ``'1.0e5'``.
+    """
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +61,9 @@ class Located:
                 return self.lines[p]
             p = p[:-1]
         return self.lines.get((), None)
+
+
+_PLAIN_TAGS = ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")
 
 
 class _Walker:
@@ -69,6 +88,8 @@ class _Walker:
         if isinstance(node, ScalarNode):
             return self.loader.construct_object(node, deep=True)
         inner = (*stack, id(node))
+        if node.tag not in _PLAIN_TAGS:
+            raise self.fail(node, f"unsupported YAML tag '{node.tag}'")
         if isinstance(node, SequenceNode):
             return [self.walk(item, (*path, i), inner) for i, item in enumerate(node.value)]
         if isinstance(node, MappingNode):
@@ -78,19 +99,21 @@ class _Walker:
     def _mapping(self, node: MappingNode, path: Path, stack: tuple[int, ...]) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
         merged: dict[Any, Any] = {}
+        merges = [v for k, v in node.value if k.tag == "tag:yaml.org,2002:merge"]
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                merged.update(self._merge(value_node, path, stack))
                 continue
             if not isinstance(key_node, ScalarNode):
                 raise self.fail(key_node, "mapping keys must be plain names")
             key = self.loader.construct_object(key_node, deep=True)
-            if not isinstance(key, str | int | float | bool) or key is None:
+            if not isinstance(key, str | int):
                 raise self.fail(key_node, f"mapping key {key!r} is not a plain name")
             if key in out:
                 raise self.fail(key_node, f"duplicate key '{key}'")
-            self.lines[(*path, key)] = key_node.start_mark.line + 1
+            self.lines.setdefault((*path, key), key_node.start_mark.line + 1)
             out[key] = self.walk(value_node, (*path, key), stack)
+        for value_node in merges:  # after the explicit keys, whose lines must win
+            merged.update(self._merge(value_node, path, stack))
         for key, value in merged.items():
             out.setdefault(key, value)
         return out
@@ -120,7 +143,14 @@ def parse_yaml(raw: bytes | str, source: str = "<input>") -> Located:
         text = raw
     if not text.strip():
         raise InputError.single(source, "the file is empty")
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+        raise InputError.single(
+            source, f"character {char} is not allowed in a YAML file", line=line
+        ) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -129,9 +159,9 @@ def parse_yaml(raw: bytes | str, source: str = "<input>") -> Located:
         data = walker.walk(node, (), ())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
+        err_line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
-        raise InputError.single(source, f"YAML syntax error: {problem}", line=line) from None
+        raise InputError.single(source, f"YAML syntax error: {problem}", line=err_line) from None
     except yaml.YAMLError as exc:
         raise InputError.single(source, f"YAML error: {exc}") from None
     except RecursionError:
