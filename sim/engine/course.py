@@ -39,6 +39,9 @@ class Course:
         self._change_waiters: list[SimEvent] = []
         self.checks = 0
         self.models_response = False  # set by a source that models disease response
+        self.last_dose_cells_per_kg = 0.0
+        self.died: SimEvent = env.event()
+        self.horizon_day = protocol.follow_up.horizon_day
 
     # time -------------------------------------------------------------------------
     @property
@@ -100,6 +103,11 @@ class Course:
             else:
                 keep.append((match, ev))
         self._dose_waiters = keep
+
+    def die(self, cause: str) -> None:
+        """The patient died: the run ends now."""
+        if not self.died.triggered:
+            self.died.succeed(cause)
 
     def after_dose(self, match: Callable[[str, int], bool]) -> SimEvent:
         """An event that fires when a dose matching ``match(label, n)`` is given."""

@@ -34,7 +34,7 @@ def follow_up(c: Course) -> Generator[Any, Any, None]:
     for i, proc in enumerate(p.procedures):
         if proc.day >= anchor:
             items.append((c.day_start_h(proc.day) + proc.hour, 2, "procedure", i))
-    end_h = c.day_start_h(fu.horizon_day + 1)
+    end_h = c.day_start_h(c.horizon_day + 1)
     for time_h, _, kind, payload in sorted(items, key=lambda x: (x[0], x[1])):
         if time_h < c.now or time_h >= end_h:
             continue
@@ -74,4 +74,4 @@ def follow_up(c: Course) -> Generator[Any, Any, None]:
                 else f"not done: condition not met ({proc.when})",
             )
     yield c.until(end_h, ASSESS)
-    c.record("end", reason=f"end of follow-up (day {fu.horizon_day})")
+    c.record("end", reason=f"end of follow-up (day {c.horizon_day})")

@@ -137,6 +137,7 @@ def attempt_dose(c: Course, a: Attempt, guard: Guard | None = None) -> Process:
                 carried_in_cells=a.carried_in_cells,
                 dose_level=dose_level,
             )
+            c.last_dose_cells_per_kg = cells / c.patient.weight_kg
             c.dose_given(a.label)
             return Result("given", level, reason)
         assert rule is not None

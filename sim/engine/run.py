@@ -44,11 +44,17 @@ class RunResult:
 
 def _main(c: Course) -> Generator[Any, Any, None]:
     proto = c.env.process(protocol_course(c))
-    yield c.first_infusion | proto
+    yield c.first_infusion | proto | c.died
+    if c.died.triggered:
+        c.record("end", reason="death")
+        return
     if c.first_infusion_h is None:
         c.record("end", reason=f"the protocol {proto.value} before any CAR-T infusion")
         return
-    yield from follow_up(c)
+    follow = c.env.process(follow_up(c))
+    yield follow | c.died
+    if c.died.triggered:
+        c.record("end", reason="death")
 
 
 def start_time_h(protocol: Protocol) -> float:
@@ -69,9 +75,12 @@ def run_course(
     protocol_hash: str = "",
     scenario: str | None = None,
     max_events: int = MAX_EVENTS,
+    horizon_day: int | None = None,
 ) -> RunResult:
     env = simpy.Environment(initial_time=start_time_h(protocol))
     course = Course(env, protocol, patient)
+    if horizon_day is not None:
+        course.horizon_day = max(horizon_day, protocol.follow_up.horizon_day)
     if toxicity is not None:
         toxicity.start(course)
     main = env.process(_main(course))

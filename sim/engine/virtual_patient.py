@@ -1,0 +1,97 @@
+"""The virtual-patient model as a toxicity source: SimPy process around the pure model.
+
+After each CAR-T dose the model re-plans the patient's timelines (CRS, ICANS, IEC-HS,
+GVHD, cytopenia, infection, disease) from the doses actually given; the process then
+applies each change at its time (ASSESS phase), so gates see grades rise and fall, and
+a held fraction changes what happens next. Kinetics summaries, the expansion peak and
+death are logged as events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+from simpy.events import Event as SimEvent
+
+from sim.engine.clock import ASSESS
+from sim.engine.course import Course
+from sim.engine.state import Contribution
+from sim.model.latent import Latent
+from sim.model.parameters import ModelParameters
+from sim.model.patient_course import PatientModel, Plan, Timeline
+
+EMITTED = ("expansion_peak", "death")
+
+
+def _value_at(timeline: Timeline, t: float) -> dict[str, Any] | None:
+    current = None
+    for time_h, values in timeline:
+        if time_h <= t:
+            current = values
+        else:
+            break
+    return current
+
+
+class VirtualPatient:
+    """A toxicity source driven by :class:`sim.model.patient_course.PatientModel`."""
+
+    def __init__(self, params: ModelParameters, latent: Latent) -> None:
+        self.params = params
+        self.latent = latent
+
+    def start(self, c: Course) -> None:
+        c.models_response = True
+        c.env.process(self._run(c))
+
+    def _run(self, c: Course) -> Generator[Any, Any, None]:
+        product = c.protocol.product
+        model = PatientModel(self.params, c.patient, self.latent,
+                             allogeneic=product.kind == "allogeneic_donor",
+                             car_positive_pct=product.car_positive_pct)
+        applied: dict[str, dict[str, Any] | None] = {}
+        emitted: set[tuple[str, float]] = set()
+        dose_event: SimEvent = c.after_dose(lambda label, n: True)
+        yield dose_event
+        plan = Plan()
+        while True:
+            if dose_event.triggered:
+                model.ld_given = any(e.kind == "ld_dose" for e in c.log)
+                model.add_dose(c.now, c.last_dose_cells_per_kg)
+                plan = model.plan()
+                c.record("kinetics", **{k: round(v, 3) for k, v in plan.kinetics.items()})
+                dose_event = c.after_dose(lambda label, n: True)
+            self._sync(c, plan, applied)
+            if self._emit(c, plan, emitted):
+                return
+            upcoming = [t for tl in plan.channels.values() for t, _ in tl if t > c.now]
+            upcoming += [t for t, kind, _ in plan.outcomes if t > c.now
+                         and (kind, t) not in emitted]
+            if not upcoming:
+                yield dose_event
+                continue
+            yield c.until(min(upcoming), ASSESS) | dose_event
+
+    @staticmethod
+    def _sync(c: Course, plan: Plan, applied: dict[str, dict[str, Any] | None]) -> None:
+        for channel in sorted(set(plan.channels) | set(applied)):
+            want = _value_at(plan.channels.get(channel, []), c.now)
+            if applied.get(channel) != want:
+                applied[channel] = want
+                c.contribute(f"model:{channel}",
+                             Contribution(dict(want)) if want is not None else None,
+                             cause=f"virtual patient: {channel.replace('_', '-')}")
+
+    @staticmethod
+    def _emit(c: Course, plan: Plan, emitted: set[tuple[str, float]]) -> bool:
+        for t, kind, data in sorted(plan.outcomes, key=lambda x: x[0]):
+            if t <= c.now and (kind, t) not in emitted and kind in EMITTED:
+                emitted.add((kind, t))
+                if t < c.now - 1e-9 and kind == "expansion_peak":
+                    continue  # superseded by a re-plan
+                c.record(kind, **data)
+                if kind == "death":
+                    c.die(data["cause"])
+                    return True
+        return False

@@ -1,0 +1,71 @@
+"""A virtual patient's latent traits: every random draw, made once, protocol-free.
+
+Each trait comes from its own named stream (:mod:`sim.model.streams`), so patient i has
+the same traits under every protocol (common random numbers) and adding a trait to one
+stream does not shift the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.model.streams import stream
+
+
+@dataclass(frozen=True, slots=True)
+class Latent:
+    eta_capacity: float
+    eta_rho: float
+    eta_alpha: float
+    eta_fb: float
+    eta_beta: float
+    z_onset: float
+    z_crs: float
+    z_crs_duration: float
+    u_crs_death: float
+    z_icans: float
+    z_icans_duration: float
+    u_iec: float
+    u_iec_grade: float
+    u_gvhd: float
+    u_gvhd_grade: float
+    z_gvhd_onset: float
+    u_cytopenia: float
+    z_cytopenia_duration: float
+    u_infection: float
+    u_infection_time: float
+    u_response: float
+    u_mrd: float
+    e_relapse: float
+    e_death: float
+    e_background: float
+
+
+def draw_latent(root_seed: int, patient: int) -> Latent:
+    k = stream(root_seed, patient, "kinetics")
+    kin = k.standard_normal(5)
+    c = stream(root_seed, patient, "crs")
+    crs = c.standard_normal(3)
+    i = stream(root_seed, patient, "icans")
+    icans = i.standard_normal(2)
+    iec = stream(root_seed, patient, "iec_hs").random(2)
+    g = stream(root_seed, patient, "gvhd")
+    gvhd_u = g.random(2)
+    cy = stream(root_seed, patient, "cytopenia")
+    inf = stream(root_seed, patient, "infection").random(2)
+    r = stream(root_seed, patient, "response").random(2)
+    s = stream(root_seed, patient, "survival").standard_exponential(3)
+    return Latent(
+        eta_capacity=float(kin[0]), eta_rho=float(kin[1]), eta_alpha=float(kin[2]),
+        eta_fb=float(kin[3]), eta_beta=float(kin[4]),
+        z_onset=float(crs[0]), z_crs=float(crs[1]), z_crs_duration=float(crs[2]),
+        u_crs_death=float(c.random()),
+        z_icans=float(icans[0]), z_icans_duration=float(icans[1]),
+        u_iec=float(iec[0]), u_iec_grade=float(iec[1]),
+        u_gvhd=float(gvhd_u[0]), u_gvhd_grade=float(gvhd_u[1]),
+        z_gvhd_onset=float(g.standard_normal()),
+        u_cytopenia=float(cy.random()), z_cytopenia_duration=float(cy.standard_normal()),
+        u_infection=float(inf[0]), u_infection_time=float(inf[1]),
+        u_response=float(r[0]), u_mrd=float(r[1]),
+        e_relapse=float(s[0]), e_death=float(s[1]), e_background=float(s[2]),
+    )
