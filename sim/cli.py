@@ -84,13 +84,17 @@ def run(
         Path | None, typer.Option(help="also write the event log (.jsonl or .csv)")
     ] = None,
 ) -> None:
-    """Run one patient through a protocol and print the realised schedule."""
+    """Run one patient through a protocol and print the realised schedule.
+
+    A protocol runs virtual patient 0 of the adult R/R B-ALL population for the seed;
+    --weight etc. fix those covariates. A scenario plays its scripted toxicity instead.
+    """
     from sim.report.schedule import print_schedule
     from sim.report.trace import dumps, run_json, write_events
 
     result = _run(target, seed, weight, height, age, blasts)
     if events is not None:
-        write_events(result, events)
+        _guarded(lambda: write_events(result, events))
     if as_json:
         typer.echo(dumps(run_json(result)))
     else:
@@ -137,15 +141,23 @@ def check(files: Annotated[list[str], typer.Argument(help="protocol or scenario 
 @app.command("list")
 def list_builtins() -> None:
     """List the built-in protocols and scenarios."""
-    from sim.spec.load import builtin_ids, load_target
+    from sim.spec.load import Kind, LoadedProtocol, builtin_ids, load_target
 
-    for kind, title in (("protocol", "Protocols"), ("scenario", "Scenarios")):
+    broken = False
+    kinds: tuple[tuple[Kind, str], ...] = (("protocol", "Protocols"), ("scenario", "Scenarios"))
+    for kind, title in kinds:
         typer.echo(f"{title}:")
-        for ident in builtin_ids(kind):  # type: ignore[arg-type]
-            loaded = _guarded(lambda ident=ident: load_target(ident))  # type: ignore[misc]
-            spec = getattr(loaded, "protocol" if kind == "protocol" else "scenario")
-            summary = spec.summary
-            typer.echo(f"  {ident:<28} {summary}")
+        for ident in builtin_ids(kind):
+            try:
+                loaded = load_target(ident)
+            except InputError as exc:
+                broken = True
+                typer.echo(f"  {ident:<28} BROKEN: {exc.problems[0]}")
+                continue
+            spec = loaded.protocol if isinstance(loaded, LoadedProtocol) else loaded.scenario
+            typer.echo(f"  {ident:<28} {spec.summary}")
+    if broken:
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -162,6 +174,140 @@ def schema(
         raise typer.Exit(2)
     out = schemas if kind == "both" else schemas[kind]
     typer.echo(json.dumps(out, indent=2))
+
+
+Patients = Annotated[
+    int, typer.Option("--patients", min=1, max=10_000_000, help="virtual patients per arm")
+]
+Population = Annotated[
+    str, typer.Option(help="adult-rr-ball, paediatric-ya-ball, post-allo-relapse or cns-relapse")
+]
+Fix = Annotated[
+    list[str] | None,
+    typer.Option("--fix", help="fix a covariate for every patient, e.g. --fix marrow_blasts_pct=2"),
+]
+Params = Annotated[Path | None, typer.Option("--params", help="a model parameter file")]
+CohortSeed = Annotated[int, typer.Option(help="root seed")]
+AsJson = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+Csv = Annotated[Path | None, typer.Option("--csv", help="write the metrics as CSV")]
+
+
+def _fixed(items: list[str] | None) -> tuple[tuple[str, Any], ...]:
+    import yaml
+
+    from sim.spec.variables import BASELINE
+
+    out = []
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in BASELINE:
+            raise InputError.single(
+                "--fix", f"'{item}': expected NAME=VALUE with NAME one of " + ", ".join(BASELINE)
+            )
+        out.append((key, yaml.safe_load(raw)))
+    return tuple(out)
+
+
+def _comparison(
+    targets: list[str],
+    patients: int,
+    population: str,
+    seed: int,
+    fix: list[str] | None,
+    params: Path | None,
+) -> dict[str, Any]:
+    from sim.cohort import CohortSetup, compare
+    from sim.model.parameters import load_parameters
+    from sim.spec.load import load_protocol
+    from sim.targets import fixed_patient_check
+
+    def work() -> dict[str, Any]:
+        setup = CohortSetup(
+            population=population, seed=seed, fixed=_fixed(fix), params=load_parameters(params)
+        )
+        fixed_patient_check(setup)
+        loaded = [load_protocol(t) for t in targets]
+        return compare(loaded, setup, patients).to_json()
+
+    return _guarded(work)
+
+
+def _emit_comparison(data: dict[str, Any], as_json: bool, csv: Path | None) -> None:
+    from sim.report.cohort_table import comparison_csv, print_comparison
+    from sim.report.trace import dumps
+
+    if csv is not None:
+        csv.write_text(comparison_csv(data), encoding="utf-8")
+    if as_json:
+        typer.echo(dumps(data))
+    else:
+        print_comparison(data, _console())
+
+
+@app.command()
+def cohort(
+    protocol: Annotated[str, typer.Argument(help="built-in protocol id or file")],
+    patients: Patients = 1000,
+    population: Population = "adult-rr-ball",
+    seed: CohortSeed = 0,
+    fix: Fix = None,
+    params: Params = None,
+    as_json: AsJson = False,
+    csv: Csv = None,
+) -> None:
+    """Run a cohort of virtual patients through one protocol; endpoints with 95 % CIs."""
+    _emit_comparison(_comparison([protocol], patients, population, seed, fix, params), as_json, csv)
+
+
+@app.command("compare")
+def compare_cmd(
+    protocols: Annotated[list[str], typer.Argument(help="two or more protocols")],
+    patients: Patients = 1000,
+    population: Population = "adult-rr-ball",
+    seed: CohortSeed = 0,
+    fix: Fix = None,
+    params: Params = None,
+    as_json: AsJson = False,
+    csv: Csv = None,
+) -> None:
+    """Compare protocols on the same virtual patients (common random numbers)."""
+    _emit_comparison(_comparison(protocols, patients, population, seed, fix, params), as_json, csv)
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    targets: Annotated[Path | None, typer.Option(help="a targets file")] = None,
+    patients: Patients = 2000,
+    seed: CohortSeed = 0,
+    params: Params = None,
+    as_json: AsJson = False,
+) -> None:
+    """Simulate every calibration target: published vs simulated, pass or fail."""
+    from sim.calibration import calibrate, load_targets
+    from sim.model.parameters import load_parameters
+    from sim.report.cohort_table import print_calibration
+    from sim.report.trace import dumps
+
+    def work() -> list[dict[str, Any]]:
+        file, path = load_targets(targets)
+        return calibrate(file, path.parent, patients, seed, load_parameters(params))
+
+    rows = _guarded(work)
+    if as_json:
+        typer.echo(
+            dumps(
+                {
+                    "seed": seed,
+                    "patients": patients,
+                    "targets": rows,
+                    "passed": sum(r["passes"] for r in rows),
+                }
+            )
+        )
+    else:
+        print_calibration(rows, _console())
+    if not all(r["passes"] for r in rows):
+        raise typer.Exit(1)
 
 
 def _version(value: bool) -> None:

@@ -415,7 +415,8 @@ def km_at(
 def km_median(times: Sequence[float], events: Sequence[bool], level: float = 0.95) -> Estimate:
     """Median survival time with the Brookmeyer-Crowley interval.
 
-    The median is the first event time with S(t) <= 0.5. The interval is the set of t whose
+    The median is the first event time with S(t) <= 0.5 (no midpoint rule when S is exactly
+    0.5 on a flat stretch, unlike R's survfit). The interval is the set of t whose
     log(-log) pointwise band contains 0.5: the lower limit is the first event time at which the
     lower band is <= 0.5, the upper limit the first event time at which the upper band is
     <= 0.5. Each part is None when not reached (e.g. upper limit with heavy censoring).

@@ -8,7 +8,7 @@ from sim.engine.run import RunResult, ToxicitySource, run_course
 from sim.engine.scripted import ScriptedToxicity
 from sim.errors import InputError
 from sim.spec.load import LoadedScenario, load_target
-from sim.spec.scenario import DEFAULT_PATIENT, Patient
+from sim.spec.scenario import Patient
 
 OVERRIDABLE = ("weight_kg", "height_cm", "age_y", "marrow_blasts_pct")
 
@@ -31,21 +31,41 @@ def with_overrides(patient: Patient, overrides: dict[str, Any], source: str) -> 
 
 
 def run_target(
-    target: str, *, seed: int | None = None, overrides: dict[str, Any] | None = None
+    target: str,
+    *,
+    seed: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    population: str = "adult-rr-ball",
 ) -> RunResult:
     loaded = load_target(target)
     toxicity: ToxicitySource | None = None
     if isinstance(loaded, LoadedScenario):
         sc = loaded.scenario
         patient = with_overrides(sc.patient, overrides or {}, "command line")
+        if patient != sc.patient:
+            from sim.spec.checks import check_scenario
+
+            changed = sc.model_copy(update={"patient": patient})
+            findings = list(check_scenario(changed, loaded.protocol.protocol))
+            if findings:
+                raise InputError.single(
+                    "command line", findings[0][1], field=".".join(str(p) for p in findings[0][0])
+                )
         toxicity = ScriptedToxicity(sc.episodes)
         proto = loaded.protocol
         run_seed = sc.seed if seed is None else seed
         scenario: str | None = sc.id
     else:
+        from sim.cohort import CohortSetup, virtual_patient
+        from sim.engine.virtual_patient import VirtualPatient
+        from sim.model.latent import draw_latent
+        from sim.model.parameters import load_parameters
+
         proto = loaded
-        patient = with_overrides(DEFAULT_PATIENT, overrides or {}, "command line")
         run_seed = 0 if seed is None else seed
+        setup = CohortSetup(population=population, seed=run_seed)
+        patient = with_overrides(virtual_patient(setup, 0), overrides or {}, "command line")
+        toxicity = VirtualPatient(load_parameters(), draw_latent(run_seed, 0))
         scenario = None
     return run_course(
         proto.protocol,
@@ -56,3 +76,15 @@ def run_target(
         protocol_hash=proto.hash,
         scenario=scenario,
     )
+
+
+def fixed_patient_check(setup: Any) -> None:
+    """Validate fixed covariates once, so a bad --fix fails before any simulation."""
+    from sim.cohort import virtual_patient
+
+    try:
+        virtual_patient(setup, 0)
+    except InputError:
+        raise
+    except Exception as exc:  # pydantic ValidationError with the field
+        raise InputError.single("--fix", str(exc).splitlines()[-1].strip()) from None

@@ -20,6 +20,7 @@ PROTOCOL_FILE = builtin_dir("protocol") / "cart19-be-02.yaml"
 PROTOCOL_TEXT = PROTOCOL_FILE.read_text(encoding="utf-8")
 F2_DOSE = "dose: {cells_per_kg: 3.0e5}"
 ACTIONS = {"give", "delay", "skip", "stop", "reduce"}
+FRACTIONS = ["F1", "F2", "F3", "F4"]
 
 
 def invoke(*args: str) -> Result:
@@ -45,6 +46,11 @@ def error_lines(result: Result) -> list[str]:
     return [line for line in result.output.splitlines() if line.startswith("error: ")]
 
 
+def in_order(ids: list[str]) -> bool:
+    """Fractions of cart19-be-02, each listed once, in protocol order, starting with F1."""
+    return bool(ids) and ids[0] == "F1" and ids == [f for f in FRACTIONS if f in ids]
+
+
 def line_of(text: str, needle: str) -> int:
     (line,) = [i for i, t in enumerate(text.splitlines(), 1) if needle in t]
     return line
@@ -54,7 +60,7 @@ def line_of(text: str, needle: str) -> int:
 
 
 def test_run_json_is_one_object_with_the_documented_keys() -> None:
-    data = run_json("cart19-be-02")
+    data = run_json("cart19-be-02", "--weight", "70")
     assert {"protocol", "patient", "seed", "events", "ledger", "decisions", "metrics"} <= set(data)
     assert data["protocol"]["id"] == "cart19-be-02"
     assert data["patient"]["weight_kg"] == 70
@@ -69,20 +75,32 @@ def test_run_json_is_one_object_with_the_documented_keys() -> None:
     assert times == sorted(times)
 
 
-def test_run_json_ledger_has_plain_cell_numbers() -> None:
-    ledger = run_json("cart19-be-02")["ledger"]
-    assert [row["fraction"] for row in ledger] == ["F1", "F2", "F3", "F4"]
+PLANNED_PER_KG = {"F1": 1.0e5, "F2": 3.0e5, "F3": 6.0e5, "F4": 2.0e6}
+
+
+@pytest.mark.parametrize("seed", ["0", "3"])
+def test_run_json_ledger_has_plain_cell_numbers(seed: str) -> None:
+    ledger = run_json("cart19-be-02", "--weight", "70", "--seed", seed)["ledger"]
+    assert in_order([row["fraction"] for row in ledger])
     for row in ledger:
         assert {"fraction", "time_h", "cells_per_kg", "cells"} <= set(row)
+        assert isinstance(row["time_h"], int | float)
+        assert row["cells_per_kg"] == pytest.approx(PLANNED_PER_KG[row["fraction"]])
         assert row["cells"] == pytest.approx(row["cells_per_kg"] * 70)
     assert ledger[0]["cells_per_kg"] == 1.0e5
     assert ledger[0]["cells"] == 7000000.0
+
+
+def test_quiet_run_ledger_gives_all_four_fractions() -> None:
+    ledger = run_json("fractionated-no-toxicity")["ledger"]
+    assert [row["fraction"] for row in ledger] == FRACTIONS
     assert [row["cells"] for row in ledger] == pytest.approx([7.0e6, 2.1e7, 4.2e7, 1.4e8])
 
 
-def test_run_json_decisions() -> None:
-    decisions = run_json("cart19-be-02")["decisions"]
-    assert [d["fraction"] for d in decisions] == ["F1", "F2", "F3", "F4"]
+@pytest.mark.parametrize("seed", ["0", "3"])
+def test_run_json_decisions(seed: str) -> None:
+    decisions = run_json("cart19-be-02", "--seed", seed)["decisions"]
+    assert in_order(list(dict.fromkeys(d["fraction"] for d in decisions)))
     for d in decisions:
         assert {"time_h", "fraction", "action", "rule", "reason"} <= set(d)
         assert d["action"] in ACTIONS
@@ -98,14 +116,16 @@ def test_run_json_decisions_record_a_hold_with_its_rule() -> None:
     assert all(d["action"] in ACTIONS for d in decisions)
 
 
-def test_weight_changes_the_cells() -> None:
-    default = run_json("cart19-be-02")
-    light = run_json("cart19-be-02", "--weight", "50")
+@pytest.mark.parametrize("target", ["cart19-be-02", "fractionated-no-toxicity"])
+def test_weight_changes_the_cells(target: str) -> None:
+    usual = run_json(target, "--weight", "70")
+    light = run_json(target, "--weight", "50")
     assert light["patient"]["weight_kg"] == 50
-    assert [r["cells"] for r in light["ledger"]] == pytest.approx([5.0e6, 1.5e7, 3.0e7, 1.0e8])
-    assert [r["cells_per_kg"] for r in light["ledger"]] == [
-        r["cells_per_kg"] for r in default["ledger"]
-    ]
+    assert light["ledger"][0]["fraction"] == usual["ledger"][0]["fraction"] == "F1"
+    assert usual["ledger"][0]["cells"] == pytest.approx(7.0e6)
+    assert light["ledger"][0]["cells"] == pytest.approx(5.0e6)
+    for row in light["ledger"]:
+        assert row["cells"] == pytest.approx(row["cells_per_kg"] * 50)
 
 
 @pytest.mark.parametrize("seed", ["7", "123"])
@@ -135,14 +155,16 @@ def test_run_scenario_file_copied_elsewhere(tmp_path: Path) -> None:
     path.write_text(text)
     data = run_json(str(path), "--seed", "9")
     assert data["seed"] == 9
-    assert len(data["ledger"]) == 4
+    assert [row["fraction"] for row in data["ledger"]] == FRACTIONS
 
 
 def test_run_protocol_file_path(tmp_path: Path) -> None:
     path = tmp_path / "mine.yaml"
-    path.write_text(PROTOCOL_TEXT.replace(F2_DOSE, "dose: {cells_per_kg: 4.0e5}"))
-    ledger = run_json(str(path))["ledger"]
-    assert ledger[1]["cells"] == pytest.approx(2.8e7)
+    path.write_text(PROTOCOL_TEXT.replace("dose: {cells_per_kg: 1.0e5}", "dose: {cells: 2.5e7}"))
+    data = run_json(str(path), "--weight", "70")
+    assert data["protocol"]["origin"] == str(path)
+    assert data["ledger"][0]["fraction"] == "F1"
+    assert data["ledger"][0]["cells"] == pytest.approx(2.5e7)
 
 
 def test_run_without_json_prints_a_schedule() -> None:
@@ -156,7 +178,7 @@ def test_run_without_json_prints_a_schedule() -> None:
 
 def test_events_jsonl(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
-    result = invoke("run", "cart19-be-02", "--events", str(out), "--json")
+    result = invoke("run", "fractionated-no-toxicity", "--events", str(out), "--json")
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == len(json.loads(result.stdout)["events"])
@@ -181,11 +203,6 @@ def test_events_csv(tmp_path: Path) -> None:
         assert isinstance(json.loads(row["detail"]), dict)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (sim/report/trace.py write_events): an --events path in a missing folder "
-    "raises FileNotFoundError with a traceback instead of an 'error: ' line",
-)
 def test_events_into_a_missing_folder_is_a_clean_error(tmp_path: Path) -> None:
     result = invoke("run", "cart19-be-02", "--events", str(tmp_path / "nope" / "out.jsonl"))
     assert result.exit_code == 2
@@ -208,7 +225,7 @@ def test_explain_mentions_the_hold_and_its_reason() -> None:
 
 
 def test_explain_quiet_run_has_no_hold() -> None:
-    result = invoke("explain", "cart19-be-02")
+    result = invoke("explain", "fractionated-no-toxicity")
     assert result.exit_code == 0, result.output
     assert "hold until it resolves" not in result.output
     assert "4 of 4 fractions given" in result.output
@@ -324,8 +341,9 @@ def test_bad_file_is_one_clean_error(
         path.write_text(text, encoding="utf-8")
         where = f"{path}:{line_of(text, needle)}:"
     else:
-        path.write_bytes(PROTOCOL_TEXT.encode() + b"\nnote: caf\xe9\n")
-        where = f"{path}:"
+        raw = PROTOCOL_TEXT.encode() + b"\nnote: caf\xe9\n"
+        path.write_bytes(raw)
+        where = f"{path}:{len(raw.splitlines())}:"
     result = invoke(command, str(path))
     assert result.exit_code == 2, result.output
     assert_clean(result)
@@ -415,3 +433,24 @@ def test_a_folder_is_not_a_protocol(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert_clean(result)
     assert error_lines(result) == [f"error: {tmp_path}: is a folder, not a file"]
+
+
+def test_scenario_age_override_re_runs_the_scenario_checks(tmp_path: Path) -> None:
+    scenario = tmp_path / "ice.yaml"
+    scenario.write_text(
+        "id: ice\ntitle: t\nsummary: s\nprotocol: cart19-be-02\n"
+        "patient: {weight_kg: 40, height_cm: 150, age_y: 30}\n"
+        "episodes:\n  - name: icans\n    start: {after: F1, hours: 30}\n"
+        "    icans_signs: {ice_score: 5}\n    hours: 24\n"
+    )
+    assert invoke("run", str(scenario)).exit_code == 0
+    young = invoke("run", str(scenario), "--age", "9")
+    assert young.exit_code == 2
+    assert_clean(young)
+    assert "CAPD" in young.output
+
+
+def test_events_with_an_unknown_suffix_is_a_clean_error(tmp_path: Path) -> None:
+    result = invoke("run", "fractionated-no-toxicity", "--events", str(tmp_path / "out.txt"))
+    assert result.exit_code == 2
+    assert_clean(result)

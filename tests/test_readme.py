@@ -19,8 +19,8 @@ def _commands() -> list[str]:
     commands = []
     for cmd in found:
         cmd = cmd.strip()
-        if "TARGET" in cmd or "FILE" in cmd or "[" in cmd:
-            continue  # a synopsis, not an example
+        if "[" in cmd or any(re.fullmatch(r"[A-Z][A-Z0-9]*(\.\.\.)?", tok) for tok in cmd.split()):
+            continue  # a synopsis with placeholders (TARGET, PROTOCOL, N ...), not an example
         commands.append(cmd)
     return sorted(set(commands))
 

@@ -47,9 +47,13 @@ class VirtualPatient:
 
     def _run(self, c: Course) -> Generator[Any, Any, None]:
         product = c.protocol.product
-        model = PatientModel(self.params, c.patient, self.latent,
-                             allogeneic=product.kind == "allogeneic_donor",
-                             car_positive_pct=product.car_positive_pct)
+        model = PatientModel(
+            self.params,
+            c.patient,
+            self.latent,
+            allogeneic=product.kind == "allogeneic_donor",
+            car_positive_pct=product.car_positive_pct,
+        )
         applied: dict[str, dict[str, Any] | None] = {}
         emitted: set[tuple[str, float]] = set()
         dose_event: SimEvent = c.after_dose(lambda label, n: True)
@@ -66,8 +70,9 @@ class VirtualPatient:
             if self._emit(c, plan, emitted):
                 return
             upcoming = [t for tl in plan.channels.values() for t, _ in tl if t > c.now]
-            upcoming += [t for t, kind, _ in plan.outcomes if t > c.now
-                         and (kind, t) not in emitted]
+            upcoming += [
+                t for t, kind, _ in plan.outcomes if t > c.now and (kind, t) not in emitted
+            ]
             if not upcoming:
                 yield dose_event
                 continue
@@ -79,9 +84,11 @@ class VirtualPatient:
             want = _value_at(plan.channels.get(channel, []), c.now)
             if applied.get(channel) != want:
                 applied[channel] = want
-                c.contribute(f"model:{channel}",
-                             Contribution(dict(want)) if want is not None else None,
-                             cause=f"virtual patient: {channel.replace('_', '-')}")
+                c.contribute(
+                    f"model:{channel}",
+                    Contribution(dict(want)) if want is not None else None,
+                    cause=f"virtual patient: {channel.replace('_', '-')}",
+                )
 
     @staticmethod
     def _emit(c: Course, plan: Plan, emitted: set[tuple[str, float]]) -> bool:

@@ -54,8 +54,37 @@ class Curve:
         if t <= self.peak_day:
             return sum(c * math.exp(self.rho * (t - d)) for d, c in self.seeds if d <= t)
         dt = t - self.peak_day
-        return self.peak * ((1 - self.fb) * math.exp(-self.alpha * dt)
-                            + self.fb * math.exp(-self.beta * dt))
+        return self.peak * (
+            (1 - self.fb) * math.exp(-self.alpha * dt) + self.fb * math.exp(-self.beta * dt)
+        )
+
+    def integral(self, a: float, b: float) -> float:
+        """Exact integral of the curve over [a, b] (copies/ug x days)."""
+        total = 0.0
+        lo, hi = max(a, self.start), min(b, self.peak_day)
+        if hi > lo:
+            for d, c in self.seeds:
+                s, e = max(lo, d), hi
+                if e > s:
+                    total += (
+                        c / self.rho * (math.exp(self.rho * (e - d)) - math.exp(self.rho * (s - d)))
+                    )
+        lo, hi = max(a, self.peak_day), b
+        if hi > lo:
+            x, y = lo - self.peak_day, hi - self.peak_day
+            total += (
+                self.peak
+                * (1 - self.fb)
+                / self.alpha
+                * (math.exp(-self.alpha * x) - math.exp(-self.alpha * y))
+            )
+            total += (
+                self.peak
+                * self.fb
+                / self.beta
+                * (math.exp(-self.beta * x) - math.exp(-self.beta * y))
+            )
+        return total
 
     def time_to_reach(self, level: float) -> float | None:
         """First day the rising curve reaches ``level`` (None if it never does)."""
@@ -98,9 +127,8 @@ class Kinetics:
             next_day = doses[i + 1][0] if i + 1 < len(doses) else math.inf
             peak_day = day + max(0.0, math.log(cap / level) / k.rho) if level < cap else day
             if peak_day < next_day:
-                main = Curve(doses[0][0], peak_day, cap, tuple(seeds), k.alpha, k.fb, k.beta,
-                             k.rho)
-                rest = doses[i + 1:]
+                main = Curve(doses[0][0], peak_day, cap, tuple(seeds), k.alpha, k.fb, k.beta, k.rho)
+                rest = doses[i + 1 :]
                 break
         assert main is not None
         out = [main]
@@ -108,8 +136,9 @@ class Kinetics:
             cap = k.capacity * k.post_peak_factor * amount / (amount + k.s50)
             seed = k.seed_per_1e6 * amount
             peak_day = day + max(0.0, math.log(cap / seed) / k.rho) if seed < cap else day
-            out.append(Curve(day, peak_day, max(cap, seed), ((day, seed),), k.alpha, k.fb,
-                             k.beta, k.rho))
+            out.append(
+                Curve(day, peak_day, max(cap, seed), ((day, seed),), k.alpha, k.fb, k.beta, k.rho)
+            )
         return out
 
     def at(self, t: float) -> float:
@@ -122,17 +151,23 @@ class Kinetics:
             return {}
         main = curves[0]
         t0 = main.start
-        steps = 280
-        grid = [t0 + 28.0 * i / steps for i in range(steps + 1)]
-        values = [sum(c.at(t) for c in curves) for t in grid]
-        auc = sum((a + b) / 2 * (28.0 / steps) for a, b in zip(values, values[1:], strict=False))
+        auc = sum(c.integral(t0, t0 + 28.0) for c in curves)
         # persistence: when the slow phase of the main curve falls below the LLOQ
         persistence = main.peak_day - t0
         slow = main.peak * main.fb
         if main.peak > lloq:
-            fast_end = math.log(main.peak * (1 - main.fb) / lloq) / main.alpha \
-                if main.peak * (1 - main.fb) > lloq else 0.0
+            fast_end = (
+                math.log(main.peak * (1 - main.fb) / lloq) / main.alpha
+                if main.peak * (1 - main.fb) > lloq
+                else 0.0
+            )
             slow_end = math.log(slow / lloq) / main.beta if slow > lloq else 0.0
             persistence += max(fast_end, slow_end)
-        return {"peak_copies": main.peak, "peak_day": main.peak_day - t0, "auc_0_28": auc,
-                "persistence_days": persistence}
+        seeded = sum(c for _, c in main.seeds)
+        return {
+            "peak_copies": main.peak,
+            "peak_day": main.peak_day - t0,
+            "auc_0_28": auc,
+            "persistence_days": persistence,
+            "fold_expansion": main.peak / seeded,
+        }

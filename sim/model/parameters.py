@@ -33,6 +33,7 @@ class Kinetics(Spec):
     omega_beta: Annotated[float, Field(ge=0)]
     no_ld_capacity_factor: Pos
     burden_capacity_exponent: Annotated[float, Field(ge=0)]
+    allogeneic_capacity_factor: Pos
     allogeneic_beta_factor: Pos
     post_peak_capacity_factor: Prob
     lloq_copies: Pos

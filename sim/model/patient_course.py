@@ -41,8 +41,7 @@ def _ordinal(score: float, cutpoints: list[float]) -> int:
     return sum(1 for c in cutpoints if score > c)
 
 
-def _episode(onset_h: float, grade: int, duration_h: float, rise_h: float,
-             values: Any) -> Timeline:
+def _episode(onset_h: float, grade: int, duration_h: float, rise_h: float, values: Any) -> Timeline:
     """Grades rising one step per ``rise_h`` to ``grade``, plateau, then falling."""
     out: Timeline = []
     steps = list(range(1, grade + 1))
@@ -67,8 +66,15 @@ class Plan:
 
 
 class PatientModel:
-    def __init__(self, params: ModelParameters, patient: Patient, latent: Latent, *,
-                 allogeneic: bool, car_positive_pct: float | None) -> None:
+    def __init__(
+        self,
+        params: ModelParameters,
+        patient: Patient,
+        latent: Latent,
+        *,
+        allogeneic: bool,
+        car_positive_pct: float | None,
+    ) -> None:
         self.p = params
         self.patient = patient
         self.latent = latent
@@ -88,12 +94,13 @@ class PatientModel:
         capacity = k.capacity_copies * math.exp(k.omega_capacity * z.eta_capacity)
         capacity *= (1.0 + self.patient.marrow_blasts_pct) ** k.burden_capacity_exponent
         # normalise the burden effect at 30 % blasts, the typical R/R ALL patient
-        capacity /= 31.0 ** k.burden_capacity_exponent
+        capacity /= 31.0**k.burden_capacity_exponent
         if not self.ld_given:
             capacity *= k.no_ld_capacity_factor
         beta = k.beta_per_day * math.exp(k.omega_beta * z.eta_beta)
         if self.allogeneic:
             beta *= k.allogeneic_beta_factor
+            capacity *= k.allogeneic_capacity_factor
         return KineticTraits(
             capacity=capacity,
             rho=k.rho_per_day * math.exp(k.omega_rho * z.eta_rho),
@@ -129,8 +136,12 @@ class PatientModel:
     # toxicities --------------------------------------------------------------------
     def _crs_grade(self, main: Curve) -> int:
         c, z = self.p.crs, self.latent
-        score = (c.intercept + c.slope_peak * math.log(main.peak / 24000.0)
-                 + c.slope_burden * self.burden() + z.z_crs)
+        score = (
+            c.intercept
+            + c.slope_peak * math.log(main.peak / 24000.0)
+            + c.slope_burden * self.burden()
+            + z.z_crs
+        )
         return _ordinal(score, c.cutpoints)
 
     def _crs(self, plan: Plan, main: Curve) -> float | None:
@@ -146,8 +157,13 @@ class PatientModel:
             duration *= c.tocilizumab_duration_factor
         if grade >= c.steroids_from_grade:
             duration *= c.steroids_duration_factor
-        timeline = _episode(onset_h, grade, duration * H_PER_DAY, c.rise_hours_per_grade,
-                            lambda g: {"crs_grade": g, "temperature_c": round(38.4 + 0.3 * g, 1)})
+        timeline = _episode(
+            onset_h,
+            grade,
+            duration * H_PER_DAY,
+            c.rise_hours_per_grade,
+            lambda g: {"crs_grade": g, "temperature_c": round(38.4 + 0.3 * g, 1)},
+        )
         plan.channels["crs"] = timeline
         if grade == 4 and z.u_crs_death < c.grade4_death_probability:
             top = next(t for t, v in timeline if v and v["crs_grade"] == 4)
@@ -157,8 +173,12 @@ class PatientModel:
     def _icans(self, plan: Plan, main: Curve) -> None:
         i, z = self.p.icans, self.latent
         rho = i.correlation_with_crs
-        score = (i.intercept + i.slope_peak * math.log(main.peak / 24000.0)
-                 + rho * z.z_crs + math.sqrt(1 - rho * rho) * z.z_icans)
+        score = (
+            i.intercept
+            + i.slope_peak * math.log(main.peak / 24000.0)
+            + rho * z.z_crs
+            + math.sqrt(1 - rho * rho) * z.z_icans
+        )
         grade = _ordinal(score, i.cutpoints)
         if grade == 0:
             return
@@ -166,8 +186,12 @@ class PatientModel:
         onset_h = (crs[0][0] if crs else main.peak_day * H_PER_DAY) + i.lag_days * H_PER_DAY
         duration = i.duration_median_days * math.exp(0.5 * z.z_icans_duration) * H_PER_DAY
         plan.channels["icans"] = _episode(
-            onset_h, grade, duration, 12.0,
-            lambda g: {"icans_grade": g, "ice_score": ICE_BY_GRADE[g]})
+            onset_h,
+            grade,
+            duration,
+            12.0,
+            lambda g: {"icans_grade": g, "ice_score": ICE_BY_GRADE[g]},
+        )
 
     def _iec_hs(self, plan: Plan, main: Curve, crs_end: float | None, peak_h: float) -> None:
         h, z = self.p.iec_hs, self.latent
@@ -178,8 +202,10 @@ class PatientModel:
             return
         grade = 1 + int(3 * z.u_iec / p)  # grades 1-3 spread over the event's share
         onset = (crs_end if crs_end is not None else peak_h) + h.lag_days * H_PER_DAY
-        plan.channels["iec_hs"] = [(onset, {"iec_hs_grade": min(grade, 3)}),
-                                   (onset + h.duration_days * H_PER_DAY, None)]
+        plan.channels["iec_hs"] = [
+            (onset, {"iec_hs_grade": min(grade, 3)}),
+            (onset + h.duration_days * H_PER_DAY, None),
+        ]
 
     def _gvhd(self, plan: Plan) -> None:
         if not self.allogeneic:
@@ -198,8 +224,10 @@ class PatientModel:
                     if z.u_gvhd_grade < cum:
                         grade = k
                         break
-                plan.channels["gvhd"] = [(onset, {"gvhd_grade": grade}),
-                                         (onset + g.duration_days * H_PER_DAY, None)]
+                plan.channels["gvhd"] = [
+                    (onset, {"gvhd_grade": grade}),
+                    (onset + g.duration_days * H_PER_DAY, None),
+                ]
                 return
 
     def _cytopenia_infection(self, plan: Plan, t0: float) -> None:
@@ -211,8 +239,10 @@ class PatientModel:
         plan.channels["cytopenia"] = [(t0, {"severe_cytopenia": True}), (t0 + duration, None)]
         if z.u_infection < inf.probability_when_cytopenic:
             start = t0 + z.u_infection_time * duration
-            plan.channels["infection"] = [(start, {"active_infection": True}),
-                                          (start + inf.duration_days * H_PER_DAY, None)]
+            plan.channels["infection"] = [
+                (start, {"active_infection": True}),
+                (start + inf.duration_days * H_PER_DAY, None),
+            ]
 
     # disease -------------------------------------------------------------------------
     def _disease(self, plan: Plan, main: Curve, t0: float, peak_h: float) -> None:
@@ -227,17 +257,36 @@ class PatientModel:
             death_rate *= s.death_paediatric_factor
         if z.u_response < p_cr:
             mrd_negative = z.u_mrd < r.mrd_negative_given_cr
-            timeline: Timeline = [(respond_h, {"in_remission": True,
-                                               "mrd_positive": not mrd_negative,
-                                               "marrow_blasts_pct": 0.0})]
-            rate = (s.relapse_per_month / DAYS_PER_MONTH / H_PER_DAY
-                    * math.exp(s.relapse_slope_burden * self.burden()
-                               - s.relapse_slope_peak * log_peak))
+            timeline: Timeline = [
+                (
+                    respond_h,
+                    {
+                        "in_remission": True,
+                        "mrd_positive": not mrd_negative,
+                        "marrow_blasts_pct": 0.0,
+                    },
+                )
+            ]
+            rate = (
+                s.relapse_per_month
+                / DAYS_PER_MONTH
+                / H_PER_DAY
+                * math.exp(s.relapse_slope_burden * self.burden() - s.relapse_slope_peak * log_peak)
+            )
             if paediatric:
                 rate *= s.relapse_paediatric_factor
             progression = respond_h + z.e_relapse / rate
-            timeline.append((progression, {"relapse": True, "in_remission": False,
-                                           "mrd_positive": True, "marrow_blasts_pct": blasts}))
+            timeline.append(
+                (
+                    progression,
+                    {
+                        "relapse": True,
+                        "in_remission": False,
+                        "mrd_positive": True,
+                        "marrow_blasts_pct": blasts,
+                    },
+                )
+            )
         else:
             progression = t0 + 28 * H_PER_DAY  # refractory: counted at the day-28 assessment
             timeline = [(respond_h, {"mrd_positive": True})]

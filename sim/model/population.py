@@ -33,8 +33,9 @@ def _size_for_age(age: float, rng: np.random.Generator) -> tuple[float, float]:
     return _clip(height, 60, 205), _clip(weight, 8, 180)
 
 
-def sample_patient(pop: Population, rng: np.random.Generator,
-                   fixed: dict[str, Any] | None = None) -> Patient:
+def sample_patient(
+    pop: Population, rng: np.random.Generator, fixed: dict[str, Any] | None = None
+) -> Patient:
     a = pop.age_y
     age = _clip(rng.normal(a.median, a.sd), a.low, a.high)
     height, weight = _size_for_age(age, rng)
@@ -62,6 +63,7 @@ def population(params: ModelParameters, name: str) -> Population:
     from sim.errors import InputError
 
     if name not in params.populations:
-        raise InputError.single("--population", f"unknown population '{name}'; known: "
-                                + ", ".join(params.populations))
+        raise InputError.single(
+            "--population", f"unknown population '{name}'; known: " + ", ".join(params.populations)
+        )
     return params.populations[name]

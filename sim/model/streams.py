@@ -11,8 +11,16 @@ from __future__ import annotations
 import numpy as np
 
 QUANTITIES = (
-    "covariates", "kinetics", "crs", "icans", "iec_hs", "gvhd", "cytopenia", "infection",
-    "response", "survival",
+    "covariates",
+    "kinetics",
+    "crs",
+    "icans",
+    "iec_hs",
+    "gvhd",
+    "cytopenia",
+    "infection",
+    "response",
+    "survival",
 )
 _INDEX = {name: i for i, name in enumerate(QUANTITIES)}
 

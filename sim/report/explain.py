@@ -112,6 +112,16 @@ def _line(e: Event, weight: float) -> str | None:
         return f"response assessment (day {d['assessment_day']}): {d['response']}."
     if kind == "repeat_phase":
         return f"repeat dosing {d['status']}: {d['reason']}."
+    if kind == "kinetics":
+        return (
+            f"the model re-plans CAR-T expansion from the doses given so far: peak "
+            f"{d['peak_copies']:,.0f} copies/ug about day {d['peak_day']:.1f} after the "
+            f"first dose."
+        )
+    if kind == "expansion_peak":
+        return f"CAR-T expansion peaks at {d['copies']:,.0f} copies/ug of DNA."
+    if kind == "death":
+        return f"the patient dies ({d['cause']})."
     if kind == "end":
         return f"end of the run: {d['reason']}."
     return None

@@ -10,6 +10,7 @@ from typing import Any
 
 from sim import __version__
 from sim.engine.run import RunResult
+from sim.errors import InputError
 from sim.metrics import patient_metrics
 from sim.records import decisions, ledger, schedule
 
@@ -42,6 +43,10 @@ def dumps(data: Any) -> str:
 
 def write_events(result: RunResult, path: Path) -> None:
     """Write the event log as JSON lines (.jsonl/.json) or CSV (.csv), atomically."""
+    if path.suffix not in (".jsonl", ".json", ".csv"):
+        raise InputError.single(str(path), "--events writes .jsonl, .json or .csv files")
+    if not path.parent.is_dir():
+        raise InputError.single(str(path), f"no such folder: {path.parent}")
     rows = [e.to_dict() for e in result.events]
     if path.suffix == ".csv":
         columns = ["time_h", "day", "kind", "detail"]
@@ -57,5 +62,9 @@ def write_events(result: RunResult, path: Path) -> None:
     else:
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError.single(str(path), f"cannot write: {exc.strerror}") from None

@@ -261,8 +261,9 @@ class Product(Spec):
     kind: Literal["autologous", "allogeneic_donor"]
     target: Text = "CD19"
     car_positive_pct: Annotated[float, Field(gt=0, le=100)] | None = Field(
-        None, description="CAR+ share of the product's T cells, %: turns CAR+ cells into the "
-        "donor T-cell dose that drives GVHD for allogeneic products"
+        None,
+        description="CAR+ share of the product's T cells, %: turns CAR+ cells into the "
+        "donor T-cell dose that drives GVHD for allogeneic products",
     )
 
 

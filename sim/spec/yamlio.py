@@ -137,7 +137,9 @@ def parse_yaml(raw: bytes | str, source: str = "<input>") -> Located:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError.single(
-                source, f"not UTF-8 text (bad byte at offset {exc.start})"
+                source,
+                f"not UTF-8 text (bad byte at offset {exc.start})",
+                line=raw.count(b"\n", 0, exc.start) + 1,
             ) from None
     else:
         text = raw

@@ -17,8 +17,13 @@ def test_events_are_immutable() -> None:
         ev.time_h = 2.0  # type: ignore[misc]
     with pytest.raises(TypeError):
         ev.data["state"]["crs_grade"] = 3  # type: ignore[index]
-    assert ev.to_dict() == {"time_h": 1.0, "day": 0, "kind": "gate",
-                            "state": {"crs_grade": 1}, "fired": ["a"]}
+    assert ev.to_dict() == {
+        "time_h": 1.0,
+        "day": 0,
+        "kind": "gate",
+        "state": {"crs_grade": 1},
+        "fired": ["a"],
+    }
 
 
 def test_day_of_negative_times() -> None:
@@ -35,9 +40,10 @@ def test_shift_moves_event_and_absolute_time_fields_only() -> None:
 
 
 def test_views_and_metrics_come_from_the_log() -> None:
-    result = run(gated([CRS_DELAY]),
-                 {"name": "crs", "start": {"after": "F1", "hours": 6}, "set": {"crs_grade": 2},
-                  "hours": 40})
+    result = run(
+        gated([CRS_DELAY]),
+        {"name": "crs", "start": {"after": "F1", "hours": 6}, "set": {"crs_grade": 2}, "hours": 40},
+    )
     doses = ledger(result.events)
     assert [d["fraction"] for d in doses] == ["F1", "F2", "F3"]
     rows = {r["fraction"]: r for r in schedule(result.events)}

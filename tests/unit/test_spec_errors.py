@@ -486,6 +486,16 @@ def test_ice_score_for_a_child_under_12(tmp_path: Path) -> None:
     )
 
 
+def test_ice_score_for_a_child_under_12_in_a_shorthand_episode(tmp_path: Path) -> None:
+    text = replace_once(SCENARIO, "  age_y: 40\n", "  age_y: 9\n")
+    text = replace_once(text, "set: {active_infection: true}", "icans_signs: {ice_score: 6}")
+    path = write(tmp_path, text, "scenario.yaml")
+    (problem,) = problems_of(path)
+    assert problem.field == "episodes[1].icans_signs.ice_score"
+    assert problem.line == line_of(text, "ice_score: 6")
+    assert problem.message.startswith("ASTCT grades ICANS in children under 12 with CAPD")
+
+
 def test_ice_score_for_a_12_year_old_is_fine(tmp_path: Path) -> None:
     text = replace_once(SCENARIO, "  age_y: 40\n", "  age_y: 12\n")
     text = replace_once(text, "- set: {crs_grade: 2}", "- icans_signs: {ice_score: 6}")

@@ -122,19 +122,22 @@ def test_file_of_comments_only_holds_no_document() -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "offset"),
+    ("raw", "offset", "line"),
     [
-        ("a: café\n".encode("latin-1"), 6),
-        (b"\xff\xfea: 1\n", 0),
-        ("a: 1\n".encode("utf-16"), 0),
-        (b"a: 1\nb: \xc3\n", 8),
+        ("a: café\n".encode("latin-1"), 6, 1),
+        (b"\xff\xfea: 1\n", 0, 1),
+        ("a: 1\n".encode("utf-16"), 0, 1),
+        (b"a: 1\nb: \xc3\n", 8, 2),
+        (b"a: 1\nb: 2\n\nc: \x80\n", 14, 4),
     ],
 )
-def test_non_utf8_bytes_are_rejected_with_offset(raw: bytes, offset: int) -> None:
+def test_non_utf8_bytes_are_rejected_with_offset_and_line(
+    raw: bytes, offset: int, line: int
+) -> None:
     with pytest.raises(InputError) as exc:
         parse_yaml(raw, "enc.yaml")
     assert only_problem(exc) == Problem(
-        "enc.yaml", None, "", f"not UTF-8 text (bad byte at offset {offset})"
+        "enc.yaml", line, "", f"not UTF-8 text (bad byte at offset {offset})"
     )
 
 

@@ -1,0 +1,88 @@
+"""One virtual patient's outcomes, derived from the event log only.
+
+Times are in days from the first CAR-T infusion. Event-free survival counts relapse,
+death, and no remission at the day-28 assessment (as an event on that day); overall
+survival counts death. Patients without an event are censored at the end of the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sim.metrics import patient_metrics
+from sim.records import Event
+
+DAY = 24.0
+
+
+def _episode(events: Sequence[Event], variable: str) -> tuple[float | None, float | None]:
+    """Onset and end time (h) of the first episode where ``variable`` > 0."""
+    onset = end = None
+    for e in events:
+        if e.kind == "state_change" and e.data["variable"] == variable:
+            if onset is None and e.data["new"] > 0:
+                onset = e.time_h
+            elif onset is not None and end is None and e.data["new"] == 0:
+                end = e.time_h
+    return onset, end
+
+
+def patient_outcomes(events: Sequence[Event]) -> dict[str, Any]:
+    m = patient_metrics(events)
+    out: dict[str, Any] = {
+        k: m[k]
+        for k in (
+            "fractions_planned",
+            "fractions_given",
+            "full_dose_delivered",
+            "holds",
+            "held_h",
+            "stopped",
+            "given_cells_per_kg",
+            "dose_delivered_share",
+            "repeat_doses_given",
+            "crs_max_grade",
+            "icans_max_grade",
+            "iec_hs_max_grade",
+            "gvhd_max_grade",
+            "last_fraction_after_first_h",
+            "response",
+        )
+    }
+    infusions = [e for e in events if e.kind == "infusion"]
+    t0 = infusions[0].time_h if infusions else None
+    end = events[-1].time_h
+    out["infused"] = t0 is not None
+    onset, stop = _episode(events, "crs_grade")
+    out["crs_onset_day"] = (onset - t0) / DAY if onset is not None and t0 is not None else None
+    out["crs_duration_days"] = (
+        (stop - onset) / DAY if onset is not None and stop is not None else None
+    )
+    kinetics = [e for e in events if e.kind == "kinetics"]
+    last = kinetics[-1].data if kinetics else {}
+    for key in ("peak_copies", "peak_day", "auc_0_28", "persistence_days", "fold_expansion"):
+        out[key] = last.get(key)
+    response = m["response"] or ""
+    out["cr"] = response.startswith(("MRD-negative CR", "CR"))
+    out["cr_mrd_negative"] = response == "MRD-negative CR"
+    death = next((e.time_h for e in events if e.kind == "death"), None)
+    relapse = next(
+        (
+            e.time_h
+            for e in events
+            if e.kind == "state_change"
+            and e.data["variable"] == "relapse"
+            and e.data["new"] is True
+        ),
+        None,
+    )
+    assessment = next((e for e in events if e.kind == "assessment"), None)
+    failure = assessment.time_h if assessment is not None and not out["cr"] else None
+    origin = t0 if t0 is not None else 0.0
+    efs_times = [t for t in (relapse, death, failure) if t is not None]
+    out["efs_days"] = ((min(efs_times) if efs_times else end) - origin) / DAY
+    out["efs_event"] = bool(efs_times)
+    out["os_days"] = ((death if death is not None else end) - origin) / DAY
+    out["os_event"] = death is not None
+    return out
