@@ -47,7 +47,9 @@ FREE: list[tuple[str, str, str]] = [
     ("survival", "relapse_paediatric_factor", "log"),
     ("survival", "death_after_progression_per_month", "log"),
     ("survival", "death_paediatric_factor", "log"),
+    ("survival", "death_refractory_factor", "log"),
 ]
+STEP = 0.35  # initial simplex step per parameter (on the fitted scale)
 
 
 # The hand-set values the fit starts from (the parameter file before fitting), so that
@@ -55,18 +57,19 @@ FREE: list[tuple[str, str, str]] = [
 START: dict[tuple[str, str], float] = {
     ("kinetics", "allogeneic_beta_factor"): 3.4,
     ("kinetics", "lloq_copies"): 100.0,
-    ("crs", "intercept"): 0.0,
+    ("crs", "intercept"): -1.0,
     ("crs", "slope_burden"): 0.35,
     ("crs", "duration_median_days"): 8.0,
-    ("icans", "intercept"): -1.0,
+    ("icans", "intercept"): -0.3,
     ("iec_hs", "intercept"): -4.0,
     ("response", "intercept"): 2.5,
     ("response", "slope_peak"): 1.0,
     ("survival", "relapse_per_month"): 0.03,
     ("survival", "relapse_slope_burden"): 0.25,
-    ("survival", "relapse_paediatric_factor"): 0.6,
+    ("survival", "relapse_paediatric_factor"): 0.3,
     ("survival", "death_after_progression_per_month"): 0.12,
     ("survival", "death_paediatric_factor"): 0.3,
+    ("survival", "death_refractory_factor"): 3.0,
 }
 
 
@@ -113,9 +116,9 @@ def write_values(params: ModelParameters, path: Path) -> None:
             section = m.group(1)
         for s, k, _ in FREE:
             if s == section and re.match(rf"^  {k}:", line):
-                comment = line.split("#", 1)[1] if "#" in line else " FITTED"
                 value = _get(params, s, k)
-                line = f"  {k}: {value:.6g}".ljust(33) + f"#{comment}"
+                line = f"  {k}: {value:.6g}"
+                line += " " * max(1, 34 - len(line)) + "# FITTED by scripts/fit_model.py"
         lines.append(line)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -143,11 +146,13 @@ def main() -> None:
         return value
 
     x0 = start_vector()
+    simplex = np.vstack([x0] + [x0 + STEP * row for row in np.eye(len(x0))])
     result = minimize(
         objective,
         x0,
         method="Nelder-Mead",
-        options={"maxiter": args.maxiter, "xatol": 1e-3, "fatol": 1e-2, "adaptive": True},
+        options={"maxiter": args.maxiter, "xatol": 1e-3, "fatol": 1e-2, "adaptive": True,
+                 "initial_simplex": simplex},
     )
     fitted = with_values(base, result.x)
     print(f"done: loss {result.fun:.3f} after {evaluations} evaluations")

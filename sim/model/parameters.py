@@ -108,6 +108,7 @@ class Survival(Spec):
     relapse_paediatric_factor: Pos
     death_after_progression_per_month: Pos
     death_paediatric_factor: Pos
+    death_refractory_factor: Pos
     background_death_per_month: Annotated[float, Field(ge=0)]
 
 

@@ -290,6 +290,7 @@ class PatientModel:
         else:
             progression = t0 + 28 * H_PER_DAY  # refractory: counted at the day-28 assessment
             timeline = [(respond_h, {"mrd_positive": True})]
+            death_rate *= s.death_refractory_factor
         plan.channels["disease"] = timeline
         death = progression + z.e_death / death_rate
         background = s.background_death_per_month / DAYS_PER_MONTH / H_PER_DAY
