@@ -48,28 +48,31 @@ FREE: list[tuple[str, str, str]] = [
     ("survival", "death_after_progression_per_month", "log"),
     ("survival", "death_paediatric_factor", "log"),
     ("survival", "death_refractory_factor", "log"),
+    ("survival", "background_death_per_month", "log"),
 ]
-STEP = 0.35  # initial simplex step per parameter (on the fitted scale)
+STEP = 0.2  # initial simplex step per parameter (on the fitted scale)
 
 
-# The hand-set values the fit starts from (the parameter file before fitting), so that
-# `--write` reproduces the shipped file exactly whatever values it currently holds.
+# Where the fit starts: the result of a first fit (250 patients, 150 iterations, from
+# hand-set values) with the refractory and background death rates then set by hand, so
+# that `--write` reproduces the shipped file exactly whatever values it currently holds.
 START: dict[tuple[str, str], float] = {
-    ("kinetics", "allogeneic_beta_factor"): 3.4,
-    ("kinetics", "lloq_copies"): 100.0,
-    ("crs", "intercept"): -1.0,
-    ("crs", "slope_burden"): 0.35,
-    ("crs", "duration_median_days"): 8.0,
-    ("icans", "intercept"): -0.3,
-    ("iec_hs", "intercept"): -4.0,
-    ("response", "intercept"): 2.5,
-    ("response", "slope_peak"): 1.0,
-    ("survival", "relapse_per_month"): 0.03,
-    ("survival", "relapse_slope_burden"): 0.25,
-    ("survival", "relapse_paediatric_factor"): 0.3,
-    ("survival", "death_after_progression_per_month"): 0.12,
-    ("survival", "death_paediatric_factor"): 0.3,
-    ("survival", "death_refractory_factor"): 3.0,
+    ("kinetics", "allogeneic_beta_factor"): 2.48609,
+    ("kinetics", "lloq_copies"): 203.222,
+    ("crs", "intercept"): -0.738415,
+    ("crs", "slope_burden"): 0.343475,
+    ("crs", "duration_median_days"): 11.3113,
+    ("icans", "intercept"): -0.175146,
+    ("iec_hs", "intercept"): -3.96612,
+    ("response", "intercept"): 2.87412,
+    ("response", "slope_peak"): 1.20653,
+    ("survival", "relapse_per_month"): 0.0260886,
+    ("survival", "relapse_slope_burden"): 0.276521,
+    ("survival", "relapse_paediatric_factor"): 0.113669,
+    ("survival", "death_after_progression_per_month"): 0.121991,
+    ("survival", "death_paediatric_factor"): 0.23843,
+    ("survival", "death_refractory_factor"): 4.0,
+    ("survival", "background_death_per_month"): 0.001,
 }
 
 
@@ -125,9 +128,9 @@ def write_values(params: ModelParameters, path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--patients", type=int, default=200)
+    ap.add_argument("--patients", type=int, default=250)
     ap.add_argument("--seed", type=int, default=20261121)
-    ap.add_argument("--maxiter", type=int, default=400)
+    ap.add_argument("--maxiter", type=int, default=80)
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     targets, path = load_targets()
