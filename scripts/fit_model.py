@@ -2,11 +2,12 @@
 
 Usage::
 
-    python scripts/fit_model.py [--patients 200] [--seed 20261121] [--maxiter 400] [--write]
+    python scripts/fit_model.py [--patients 500] [--seed 20261121] [--maxiter 40] [--write]
 
 The objective is the sum over targets of ((simulated - published) / half-width)^2, the
-half-width being half the published 95 % CI (or the stated tolerance); one-sided targets
-count only when violated. Simulation uses common random numbers (a fixed seed), so the
+half-width being half the published 95 % CI (or the stated tolerance), plus a steep
+penalty for any distance outside the interval; one-sided targets count only when
+violated. Simulation uses common random numbers (a fixed seed), so the
 objective is a deterministic function of the parameters, minimised with Nelder-Mead from
 the current file's values. With ``--write`` the fitted values are written into
 sim/model/parameters.yaml (only the FITTED entries change), so the shipped file can be
@@ -50,29 +51,32 @@ FREE: list[tuple[str, str, str]] = [
     ("survival", "death_refractory_factor", "log"),
     ("survival", "background_death_per_month", "log"),
 ]
-STEP = 0.2  # initial simplex step per parameter (on the fitted scale)
+STEP = 0.1  # initial simplex step per parameter (on the fitted scale)
+OUTSIDE_PENALTY = 400.0  # extra weight on any distance outside a target's pass interval
 
 
-# Where the fit starts: the result of a first fit (250 patients, 150 iterations, from
-# hand-set values) with the refractory and background death rates then set by hand, so
-# that `--write` reproduces the shipped file exactly whatever values it currently holds.
+# Where the fit starts, so that `--write` reproduces the shipped file exactly whatever
+# values it currently holds. History: hand-set values -> fit (250 patients, 150
+# iterations, 32/36 targets) -> refractory/background death set by hand and freed -> fit
+# (250 patients, 80 iterations, 34/36) -> these values; the shipped file is this fit with
+# the out-of-interval penalty (500 patients, 40 iterations).
 START: dict[tuple[str, str], float] = {
-    ("kinetics", "allogeneic_beta_factor"): 2.48609,
-    ("kinetics", "lloq_copies"): 203.222,
-    ("crs", "intercept"): -0.738415,
-    ("crs", "slope_burden"): 0.343475,
-    ("crs", "duration_median_days"): 11.3113,
-    ("icans", "intercept"): -0.175146,
-    ("iec_hs", "intercept"): -3.96612,
-    ("response", "intercept"): 2.87412,
-    ("response", "slope_peak"): 1.20653,
-    ("survival", "relapse_per_month"): 0.0260886,
-    ("survival", "relapse_slope_burden"): 0.276521,
-    ("survival", "relapse_paediatric_factor"): 0.113669,
-    ("survival", "death_after_progression_per_month"): 0.121991,
-    ("survival", "death_paediatric_factor"): 0.23843,
-    ("survival", "death_refractory_factor"): 4.0,
-    ("survival", "background_death_per_month"): 0.001,
+    ("kinetics", "allogeneic_beta_factor"): 2.18401,
+    ("kinetics", "lloq_copies"): 205.15,
+    ("crs", "intercept"): -0.78527,
+    ("crs", "slope_burden"): 0.307163,
+    ("crs", "duration_median_days"): 11.5904,
+    ("icans", "intercept"): -0.0881572,
+    ("iec_hs", "intercept"): -3.88797,
+    ("response", "intercept"): 2.97293,
+    ("response", "slope_peak"): 1.44365,
+    ("survival", "relapse_per_month"): 0.026233,
+    ("survival", "relapse_slope_burden"): 0.290497,
+    ("survival", "relapse_paediatric_factor"): 0.107435,
+    ("survival", "death_after_progression_per_month"): 0.126626,
+    ("survival", "death_paediatric_factor"): 0.214158,
+    ("survival", "death_refractory_factor"): 3.83748,
+    ("survival", "background_death_per_month"): 0.000987249,
 }
 
 
@@ -102,6 +106,8 @@ def loss(rows: list[dict[str, Any]]) -> float:
         if low is not None and high is not None:
             half = max((high - low) / 2, 1e-9)
             total += ((value - pub) / half) ** 2
+            outside = max(low - value, value - high, 0.0)
+            total += OUTSIDE_PENALTY * (outside / half) ** 2
         elif low is not None and value < low:
             total += ((low - value) / max(abs(low) * 0.25, 1e-9)) ** 2
         elif high is not None and value > high:
@@ -128,9 +134,9 @@ def write_values(params: ModelParameters, path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--patients", type=int, default=250)
+    ap.add_argument("--patients", type=int, default=500)
     ap.add_argument("--seed", type=int, default=20261121)
-    ap.add_argument("--maxiter", type=int, default=80)
+    ap.add_argument("--maxiter", type=int, default=40)
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     targets, path = load_targets()
