@@ -19,9 +19,18 @@ SHARED = ROOT.parent / "shared" / "calibration" / "targets.yaml"
 
 
 def _target(**changes: object) -> Target:
-    data: dict[str, object] = {"id": "t", "protocol": "cart19-be-02", "population": "adult-rr-ball",
-                               "endpoint": "cr_rate", "value": 0.5, "ci_low": 0.4,
-                               "ci_high": 0.6, "unit": "fraction", "source": "s", "status": "V"}
+    data: dict[str, object] = {
+        "id": "t",
+        "protocol": "cart19-be-02",
+        "population": "adult-rr-ball",
+        "endpoint": "cr_rate",
+        "value": 0.5,
+        "ci_low": 0.4,
+        "ci_high": 0.6,
+        "unit": "fraction",
+        "source": "s",
+        "status": "V",
+    }
     data.update(changes)
     return Target.model_validate(data)
 
@@ -41,7 +50,11 @@ def test_targets_copy_the_shared_figures_exactly() -> None:
     for t in ours.targets:
         ref = shared[t.id]
         assert (t.endpoint, t.value, t.ci_low, t.ci_high) == (
-            ref["endpoint"], ref["value"], ref["ci_low"], ref["ci_high"]), t.id
+            ref["endpoint"],
+            ref["value"],
+            ref["ci_low"],
+            ref["ci_high"],
+        ), t.id
 
 
 def test_pass_rules() -> None:

@@ -19,8 +19,9 @@ def comparison() -> dict[str, Any]:
     from sim.cohort import CohortSetup, compare
     from sim.spec.load import load_protocol
 
-    data = compare([load_protocol("cart19-be-02"), load_protocol("msk-19-28z")],
-                   CohortSetup(seed=7), 60).to_json()
+    data = compare(
+        [load_protocol("cart19-be-02"), load_protocol("msk-19-28z")], CohortSetup(seed=7), 60
+    ).to_json()
     data["run"].pop("wall_s")
     return data
 
