@@ -80,11 +80,13 @@ def run_target(
 
 def fixed_patient_check(setup: Any) -> None:
     """Validate fixed covariates once, so a bad --fix fails before any simulation."""
+    from pydantic import ValidationError
+
     from sim.cohort import virtual_patient
 
     try:
         virtual_patient(setup, 0)
-    except InputError:
-        raise
-    except Exception as exc:  # pydantic ValidationError with the field
-        raise InputError.single("--fix", str(exc).splitlines()[-1].strip()) from None
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise InputError.single("--fix", f"{field}: {err['msg']}, got {err['input']!r}") from None
