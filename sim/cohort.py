@@ -10,7 +10,7 @@ run in. Each patient's outcomes are derived from its event log
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,9 +230,3 @@ def compare(
         arms.append((lp, rows))
         events += count
     return Comparison(setup.seed, setup.population, n, arms, events, time.perf_counter() - start)
-
-
-def iter_rows(comparison: Comparison) -> Iterator[dict[str, Any]]:
-    for lp, rows in comparison.arms:
-        for row in rows:
-            yield {"protocol": lp.protocol.id, **row}

@@ -90,9 +90,6 @@ def shifted(events: Iterable[Event], shift_h: float) -> tuple[Event, ...]:
     return tuple(out)
 
 
-DOSE_KINDS = ("infusion",)
-
-
 def ledger(events: Iterable[Event]) -> list[dict[str, Any]]:
     """Each CAR-T dose actually given."""
     return [

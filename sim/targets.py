@@ -10,8 +10,6 @@ from sim.errors import InputError
 from sim.spec.load import LoadedScenario, load_target
 from sim.spec.scenario import Patient
 
-OVERRIDABLE = ("weight_kg", "height_cm", "age_y", "marrow_blasts_pct")
-
 
 def with_overrides(patient: Patient, overrides: dict[str, Any], source: str) -> Patient:
     """The patient with command-line overrides applied and re-validated."""

@@ -40,6 +40,7 @@ class Course:
         self.checks = 0
         self.models_response = False  # set by a source that models disease response
         self.last_dose_cells_per_kg = 0.0
+        self.ld_given = False  # set when a lymphodepleting dose is given
         self.died: SimEvent = env.event()
         self.horizon_day = protocol.follow_up.horizon_day
 

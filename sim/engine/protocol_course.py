@@ -55,6 +55,7 @@ class LdCourse:
         for sim_day, hour, i in items:
             yield c.until(sim_day * 24.0 + hour, DECIDE)
             dose = doses[i]
+            c.ld_given = True
             c.record(
                 "ld_dose",
                 drug=dose.drug,

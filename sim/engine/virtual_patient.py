@@ -61,7 +61,7 @@ class VirtualPatient:
         plan = Plan()
         while True:
             if dose_event.triggered:
-                model.ld_given = any(e.kind == "ld_dose" for e in c.log)
+                model.ld_given = c.ld_given
                 model.add_dose(c.now, c.last_dose_cells_per_kg)
                 plan = model.plan()
                 c.record("kinetics", **{k: round(v, 3) for k, v in plan.kinetics.items()})

@@ -38,10 +38,6 @@ class Patient(Spec):
     transplant_candidate: bool = False
 
 
-DEFAULT_PATIENT = Patient(weight_kg=70, height_cm=170, age_y=40, marrow_blasts_pct=30)
-"""The patient used when a protocol is run without a scenario or overrides."""
-
-
 class CrsSigns(Spec):
     """Raw CRS signs, graded by the ASTCT consensus (Lee et al. 2019)."""
 
