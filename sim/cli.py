@@ -7,16 +7,33 @@ Bad input is reported as ``file:line: field: message`` lines on stderr with exit
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from sim import __version__
-from sim.errors import InputError, RunawayError
+from sim.commands.common import (
+    Age,
+    AsJson,
+    Blasts,
+    CohortSeed,
+    Csv,
+    Fix,
+    Height,
+    Params,
+    Patients,
+    Population,
+    Seed,
+    Target,
+    Weight,
+    console,
+    fixed_covariates,
+    guarded,
+    run_target_cli,
+)
+from sim.errors import InputError
 
 app = typer.Typer(
     add_completion=False,
@@ -24,51 +41,6 @@ app = typer.Typer(
     help="cartsim: simulate CAR-T dosing protocols with toxicity gating (research and "
     "teaching only; not clinical advice).",
 )
-T = TypeVar("T")
-
-
-def _guarded(fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except InputError as exc:
-        err = Console(stderr=True, highlight=False, soft_wrap=True)
-        for problem in exc.problems:
-            err.print(f"error: {problem}", markup=False)
-        raise typer.Exit(2) from None
-    except RunawayError as exc:
-        Console(stderr=True, soft_wrap=True).print(f"error: {exc}", markup=False)
-        raise typer.Exit(3) from None
-
-
-def _console() -> Console:
-    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 140)
-
-
-Target = Annotated[str, typer.Argument(help="built-in protocol or scenario id, or a YAML file")]
-Seed = Annotated[int | None, typer.Option(help="random seed (default: the scenario's, or 0)")]
-Weight = Annotated[float | None, typer.Option("--weight", help="body weight, kg")]
-Height = Annotated[float | None, typer.Option("--height", help="height, cm")]
-Age = Annotated[float | None, typer.Option("--age", help="age, years")]
-Blasts = Annotated[float | None, typer.Option("--blasts", help="marrow blasts before LD, %")]
-
-
-def _run(
-    target: str,
-    seed: int | None,
-    weight: float | None,
-    height: float | None,
-    age: float | None,
-    blasts: float | None,
-) -> Any:
-    from sim.targets import run_target
-
-    overrides = {
-        "weight_kg": weight,
-        "height_cm": height,
-        "age_y": age,
-        "marrow_blasts_pct": blasts,
-    }
-    return _guarded(lambda: run_target(target, seed=seed, overrides=overrides))
 
 
 @app.command()
@@ -92,13 +64,13 @@ def run(
     from sim.report.schedule import print_schedule
     from sim.report.trace import dumps, run_json, write_events
 
-    result = _run(target, seed, weight, height, age, blasts)
+    result = run_target_cli(target, seed, weight, height, age, blasts)
     if events is not None:
-        _guarded(lambda: write_events(result, events))
+        guarded(lambda: write_events(result, events))
     if as_json:
         typer.echo(dumps(run_json(result)))
     else:
-        print_schedule(result, _console())
+        print_schedule(result, console())
 
 
 @app.command()
@@ -113,7 +85,7 @@ def explain(
     """Walk through a run in plain language: what was given, what was held, and why."""
     from sim.report.explain import explain_lines
 
-    result = _run(target, seed, weight, height, age, blasts)
+    result = run_target_cli(target, seed, weight, height, age, blasts)
     for line in explain_lines(result):
         typer.echo(line)
 
@@ -176,38 +148,6 @@ def schema(
     typer.echo(json.dumps(out, indent=2))
 
 
-Patients = Annotated[
-    int, typer.Option("--patients", min=1, max=10_000_000, help="virtual patients per arm")
-]
-Population = Annotated[
-    str, typer.Option(help="adult-rr-ball, paediatric-ya-ball, post-allo-relapse or cns-relapse")
-]
-Fix = Annotated[
-    list[str] | None,
-    typer.Option("--fix", help="fix a covariate for every patient, e.g. --fix marrow_blasts_pct=2"),
-]
-Params = Annotated[Path | None, typer.Option("--params", help="a model parameter file")]
-CohortSeed = Annotated[int, typer.Option(help="root seed")]
-AsJson = Annotated[bool, typer.Option("--json", help="print one JSON object")]
-Csv = Annotated[Path | None, typer.Option("--csv", help="write the metrics as CSV")]
-
-
-def _fixed(items: list[str] | None) -> tuple[tuple[str, Any], ...]:
-    import yaml
-
-    from sim.spec.variables import BASELINE
-
-    out = []
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        if not sep or key not in BASELINE:
-            raise InputError.single(
-                "--fix", f"'{item}': expected NAME=VALUE with NAME one of " + ", ".join(BASELINE)
-            )
-        out.append((key, yaml.safe_load(raw)))
-    return tuple(out)
-
-
 def _comparison(
     targets: list[str],
     patients: int,
@@ -223,13 +163,16 @@ def _comparison(
 
     def work() -> dict[str, Any]:
         setup = CohortSetup(
-            population=population, seed=seed, fixed=_fixed(fix), params=load_parameters(params)
+            population=population,
+            seed=seed,
+            fixed=fixed_covariates(fix),
+            params=load_parameters(params),
         )
         fixed_patient_check(setup)
         loaded = [load_protocol(t) for t in targets]
         return compare(loaded, setup, patients).to_json()
 
-    return _guarded(work)
+    return guarded(work)
 
 
 def _emit_comparison(data: dict[str, Any], as_json: bool, csv: Path | None) -> None:
@@ -241,7 +184,7 @@ def _emit_comparison(data: dict[str, Any], as_json: bool, csv: Path | None) -> N
     if as_json:
         typer.echo(dumps(data))
     else:
-        print_comparison(data, _console())
+        print_comparison(data, console())
 
 
 @app.command()
@@ -292,7 +235,7 @@ def calibrate_cmd(
         file, path = load_targets(targets)
         return calibrate(file, path.parent, patients, seed, load_parameters(params))
 
-    rows = _guarded(work)
+    rows = guarded(work)
     if as_json:
         typer.echo(
             dumps(
@@ -305,7 +248,7 @@ def calibrate_cmd(
             )
         )
     else:
-        print_calibration(rows, _console())
+        print_calibration(rows, console())
     if not all(r["passes"] for r in rows):
         raise typer.Exit(1)
 
@@ -323,3 +266,17 @@ def main(
     ] = False,
 ) -> None:
     """cartsim: simulate CAR-T dosing protocols with toxicity gating."""
+
+
+# Sub-commands that live in :mod:`sim.commands` (each module has ``register(app)``).
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _register_commands() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"sim.commands.{name}").register(app)
+
+
+_register_commands()

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sim.engine.run import run_course
+from sim.engine.run import RunResult, run_course
 from sim.engine.virtual_patient import VirtualPatient
 from sim.model.latent import draw_latent
 from sim.model.parameters import ModelParameters, load_parameters
@@ -55,13 +55,11 @@ def virtual_patient(setup: CohortSetup, index: int) -> Patient:
     return sample_patient(pop, stream(setup.seed, index, "covariates"), dict(setup.fixed))
 
 
-def run_patient(
-    loaded: LoadedProtocol, setup: CohortSetup, index: int
-) -> tuple[dict[str, Any], int]:
-    """One virtual patient through one protocol: its outcome row and SimPy event count."""
+def run_patient_result(loaded: LoadedProtocol, setup: CohortSetup, index: int) -> RunResult:
+    """Virtual patient ``index`` of the cohort through one protocol: the whole run."""
     patient = virtual_patient(setup, index)
     source = VirtualPatient(setup.parameters(), draw_latent(setup.seed, index))
-    result = run_course(
+    return run_course(
         loaded.protocol,
         patient,
         toxicity=source,
@@ -70,6 +68,14 @@ def run_patient(
         protocol_hash=loaded.hash,
         horizon_day=FOLLOW_UP_DAYS,
     )
+
+
+def run_patient(
+    loaded: LoadedProtocol, setup: CohortSetup, index: int
+) -> tuple[dict[str, Any], int]:
+    """One virtual patient through one protocol: its outcome row and SimPy event count."""
+    result = run_patient_result(loaded, setup, index)
+    patient = result.patient
     row = patient_outcomes(result.events)
     row["patient"] = index
     row["weight_kg"] = patient.weight_kg

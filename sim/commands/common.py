@@ -1,0 +1,91 @@
+"""Shared pieces of the ``cartsim`` commands: error handling, consoles, option types."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from sim.errors import InputError, RunawayError
+
+T = TypeVar("T")
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except InputError as exc:
+        err = Console(stderr=True, highlight=False, soft_wrap=True)
+        for problem in exc.problems:
+            err.print(f"error: {problem}", markup=False)
+        raise typer.Exit(2) from None
+    except RunawayError as exc:
+        Console(stderr=True, soft_wrap=True).print(f"error: {exc}", markup=False)
+        raise typer.Exit(3) from None
+
+
+def console() -> Console:
+    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 140)
+
+
+Target = Annotated[str, typer.Argument(help="built-in protocol or scenario id, or a YAML file")]
+Seed = Annotated[int | None, typer.Option(help="random seed (default: the scenario's, or 0)")]
+Weight = Annotated[float | None, typer.Option("--weight", help="body weight, kg")]
+Height = Annotated[float | None, typer.Option("--height", help="height, cm")]
+Age = Annotated[float | None, typer.Option("--age", help="age, years")]
+Blasts = Annotated[float | None, typer.Option("--blasts", help="marrow blasts before LD, %")]
+
+
+def run_target_cli(
+    target: str,
+    seed: int | None,
+    weight: float | None,
+    height: float | None,
+    age: float | None,
+    blasts: float | None,
+) -> Any:
+    from sim.targets import run_target
+
+    overrides = {
+        "weight_kg": weight,
+        "height_cm": height,
+        "age_y": age,
+        "marrow_blasts_pct": blasts,
+    }
+    return guarded(lambda: run_target(target, seed=seed, overrides=overrides))
+
+
+Patients = Annotated[
+    int, typer.Option("--patients", min=1, max=10_000_000, help="virtual patients per arm")
+]
+Population = Annotated[
+    str, typer.Option(help="adult-rr-ball, paediatric-ya-ball, post-allo-relapse or cns-relapse")
+]
+Fix = Annotated[
+    list[str] | None,
+    typer.Option("--fix", help="fix a covariate for every patient, e.g. --fix marrow_blasts_pct=2"),
+]
+Params = Annotated[Path | None, typer.Option("--params", help="a model parameter file")]
+CohortSeed = Annotated[int, typer.Option(help="root seed")]
+AsJson = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+Csv = Annotated[Path | None, typer.Option("--csv", help="write the metrics as CSV")]
+
+
+def fixed_covariates(items: list[str] | None) -> tuple[tuple[str, Any], ...]:
+    import yaml
+
+    from sim.spec.variables import BASELINE
+
+    out = []
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in BASELINE:
+            raise InputError.single(
+                "--fix", f"'{item}': expected NAME=VALUE with NAME one of " + ", ".join(BASELINE)
+            )
+        out.append((key, yaml.safe_load(raw)))
+    return tuple(out)
