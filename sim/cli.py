@@ -269,7 +269,7 @@ def main(
 
 
 # Sub-commands that live in :mod:`sim.commands` (each module has ``register(app)``).
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("teach", "export")
 
 
 def _register_commands() -> None:

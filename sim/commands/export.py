@@ -1,0 +1,9 @@
+"""Export commands: realised doses for pharmacometric tools (issue 4)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app`` (filled in by the issue-4 work)."""
