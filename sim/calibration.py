@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from sim.cohort import CohortSetup, arm_metrics, run_cohort
+from sim.cohort import CohortSetup, compare
 from sim.errors import InputError
 from sim.model.parameters import ModelParameters
 from sim.spec.base import Spec
@@ -97,6 +97,7 @@ def calibrate(
     seed: int = 0,
     params: ModelParameters | None = None,
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> list[dict[str, Any]]:
     """Simulate every target; one result row per target, in file order."""
     cohorts: dict[tuple[str, str, tuple[tuple[str, Any], ...]], dict[str, Any]] = {}
@@ -108,8 +109,8 @@ def calibrate(
             if t.protocol not in protocols:
                 protocols[t.protocol] = load_protocol(t.protocol, base=base)
             setup = CohortSetup(population=t.population, seed=seed, fixed=key[2], params=params)
-            cohort_rows, _ = run_cohort(protocols[t.protocol], setup, patients, progress)
-            cohorts[key] = {k: v for k, v in arm_metrics(cohort_rows).items()}
+            run = compare([protocols[t.protocol]], setup, patients, progress, workers=workers)
+            cohorts[key] = run.arm_metrics()[0]
         metrics = cohorts[key]
         if t.endpoint not in metrics:
             raise InputError.single(

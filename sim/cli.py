@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -16,20 +16,12 @@ from rich.console import Console
 from sim import __version__
 from sim.commands.common import (
     Age,
-    AsJson,
     Blasts,
-    CohortSeed,
-    Csv,
-    Fix,
     Height,
-    Params,
-    Patients,
-    Population,
     Seed,
     Target,
     Weight,
     console,
-    fixed_covariates,
     guarded,
     run_target_cli,
 )
@@ -148,111 +140,6 @@ def schema(
     typer.echo(json.dumps(out, indent=2))
 
 
-def _comparison(
-    targets: list[str],
-    patients: int,
-    population: str,
-    seed: int,
-    fix: list[str] | None,
-    params: Path | None,
-) -> dict[str, Any]:
-    from sim.cohort import CohortSetup, compare
-    from sim.model.parameters import load_parameters
-    from sim.spec.load import load_protocol
-    from sim.targets import fixed_patient_check
-
-    def work() -> dict[str, Any]:
-        setup = CohortSetup(
-            population=population,
-            seed=seed,
-            fixed=fixed_covariates(fix),
-            params=load_parameters(params),
-        )
-        fixed_patient_check(setup)
-        loaded = [load_protocol(t) for t in targets]
-        return compare(loaded, setup, patients).to_json()
-
-    return guarded(work)
-
-
-def _emit_comparison(data: dict[str, Any], as_json: bool, csv: Path | None) -> None:
-    from sim.report.cohort_table import comparison_csv, print_comparison
-    from sim.report.trace import dumps
-
-    if csv is not None:
-        csv.write_text(comparison_csv(data), encoding="utf-8")
-    if as_json:
-        typer.echo(dumps(data))
-    else:
-        print_comparison(data, console())
-
-
-@app.command()
-def cohort(
-    protocol: Annotated[str, typer.Argument(help="built-in protocol id or file")],
-    patients: Patients = 1000,
-    population: Population = "adult-rr-ball",
-    seed: CohortSeed = 0,
-    fix: Fix = None,
-    params: Params = None,
-    as_json: AsJson = False,
-    csv: Csv = None,
-) -> None:
-    """Run a cohort of virtual patients through one protocol; endpoints with 95 % CIs."""
-    _emit_comparison(_comparison([protocol], patients, population, seed, fix, params), as_json, csv)
-
-
-@app.command("compare")
-def compare_cmd(
-    protocols: Annotated[list[str], typer.Argument(help="two or more protocols")],
-    patients: Patients = 1000,
-    population: Population = "adult-rr-ball",
-    seed: CohortSeed = 0,
-    fix: Fix = None,
-    params: Params = None,
-    as_json: AsJson = False,
-    csv: Csv = None,
-) -> None:
-    """Compare protocols on the same virtual patients (common random numbers)."""
-    _emit_comparison(_comparison(protocols, patients, population, seed, fix, params), as_json, csv)
-
-
-@app.command("calibrate")
-def calibrate_cmd(
-    targets: Annotated[Path | None, typer.Option(help="a targets file")] = None,
-    patients: Patients = 2000,
-    seed: CohortSeed = 0,
-    params: Params = None,
-    as_json: AsJson = False,
-) -> None:
-    """Simulate every calibration target: published vs simulated, pass or fail."""
-    from sim.calibration import calibrate, load_targets
-    from sim.model.parameters import load_parameters
-    from sim.report.cohort_table import print_calibration
-    from sim.report.trace import dumps
-
-    def work() -> list[dict[str, Any]]:
-        file, path = load_targets(targets)
-        return calibrate(file, path.parent, patients, seed, load_parameters(params))
-
-    rows = guarded(work)
-    if as_json:
-        typer.echo(
-            dumps(
-                {
-                    "seed": seed,
-                    "patients": patients,
-                    "targets": rows,
-                    "passed": sum(r["passes"] for r in rows),
-                }
-            )
-        )
-    else:
-        print_calibration(rows, console())
-    if not all(r["passes"] for r in rows):
-        raise typer.Exit(1)
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"cartsim {__version__}")
@@ -269,7 +156,7 @@ def main(
 
 
 # Sub-commands that live in :mod:`sim.commands` (each module has ``register(app)``).
-COMMAND_MODULES: tuple[str, ...] = ("teach", "export")
+COMMAND_MODULES: tuple[str, ...] = ("cohorts", "teach", "export")
 
 
 def _register_commands() -> None:

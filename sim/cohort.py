@@ -3,15 +3,21 @@
 Patient ``i`` of a cohort with root seed ``S`` has covariates and latent traits drawn
 from streams keyed by ``(S, i)`` only: every protocol of a comparison sees the same
 people (common random numbers), and results do not depend on the order patients are
-run in. Each patient's outcomes are derived from its event log
-(:mod:`sim.outcomes`); only those compact rows are kept.
+run in. Each patient's outcomes are derived from its event log (:mod:`sim.outcomes`),
+added to the arm's tally (:mod:`sim.tally`) and dropped, so memory does not grow with
+the number of patients. Per-patient rows reach a caller only when it asks for them
+(``on_rows``), chunk by chunk in patient order.
+
+Patients run in fixed chunks of :data:`CHUNK` (:mod:`sim.workers` runs them in local
+processes or on a Dask cluster); chunk results are merged in patient order, so the
+output is the same whatever the worker count.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sim.engine.run import RunResult, run_course
@@ -23,19 +29,12 @@ from sim.model.streams import stream
 from sim.outcomes import patient_outcomes
 from sim.spec.load import LoadedProtocol
 from sim.spec.scenario import Patient
-from sim.stats import (
-    Estimate,
-    km_at,
-    km_median,
-    median_ci,
-    paired_difference,
-    paired_difference_mean,
-    wilson,
-)
+from sim.stats import Estimate
+from sim.tally import ArmTally, PairTally
 
 DEFAULT_POPULATION = "adult-rr-ball"
 FOLLOW_UP_DAYS = 760  # enough for 24-month survival
-MONTH_DAYS = 30.4375
+CHUNK = 250  # patients per unit of work; fixed, so results never depend on worker count
 
 
 @dataclass(frozen=True)
@@ -89,6 +88,7 @@ def run_cohort(
     n: int,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
+    """Every patient's outcome row, kept in memory (for tests and small cohorts)."""
     rows: list[dict[str, Any]] = []
     events = 0
     for i in range(n):
@@ -100,84 +100,80 @@ def run_cohort(
     return rows, events
 
 
-def _rate(rows: Sequence[dict[str, Any]], test: Callable[[dict[str, Any]], bool]) -> Estimate:
-    return wilson(sum(1 for r in rows if test(r)), len(rows))
-
-
-def _median(rows: Sequence[dict[str, Any]], key: str, scale: float = 1.0) -> Estimate:
-    values = [r[key] * scale for r in rows if r.get(key) is not None]
-    return median_ci(values)
-
-
-def _km(rows: Sequence[dict[str, Any]], kind: str) -> tuple[list[float], list[bool]]:
-    return [r[f"{kind}_days"] for r in rows], [bool(r[f"{kind}_event"]) for r in rows]
-
-
-def _km_months(rows: Sequence[dict[str, Any]], kind: str) -> Estimate:
-    times, events = _km(rows, kind)
-    est = km_median(times, events)
-
-    def months(v: float | None) -> float | None:
-        return None if v is None else v / MONTH_DAYS
-
-    return Estimate(months(est.value), months(est.ci_low), months(est.ci_high), est.n, est.method)
-
-
 def arm_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Estimate]:
-    """Per-arm endpoints with 95 % CIs (slugs of calibration/targets.yaml where they apply)."""
-    infused = [r for r in rows if r["infused"]]
-    crs_cases = [r for r in rows if r["crs_onset_day"] is not None]
-    return {
-        "cr_mrd_neg_d28_rate": _rate(rows, lambda r: r["cr_mrd_negative"]),
-        "cr_d28_rate": _rate(rows, lambda r: r["cr"]),
-        "cr_rate": _rate(rows, lambda r: r["cr"]),
-        "crs_any_rate": _rate(rows, lambda r: r["crs_max_grade"] >= 1),
-        "crs_grade3plus_rate": _rate(rows, lambda r: r["crs_max_grade"] >= 3),
-        "crs_severe_rate": _rate(rows, lambda r: r["crs_max_grade"] >= 3),
-        "icans_any_rate": _rate(rows, lambda r: r["icans_max_grade"] >= 1),
-        "icans_grade3plus_rate": _rate(rows, lambda r: r["icans_max_grade"] >= 3),
-        "iec_hs_rate": _rate(rows, lambda r: r["iec_hs_max_grade"] >= 1),
-        "gvhd_rate": _rate(rows, lambda r: r["gvhd_max_grade"] >= 1),
-        "full_dose_rate": _rate(rows, lambda r: r["full_dose_delivered"]),
-        "hold_rate": _rate(rows, lambda r: r["holds"] >= 1),
-        "discontinuation_rate": _rate(rows, lambda r: r["stopped"]),
-        "repeat_dose_rate": _rate(rows, lambda r: r["repeat_doses_given"] >= 1),
-        "cells_per_kg_delivered_median": _median(rows, "given_cells_per_kg"),
-        "time_to_last_fraction_h_median": _median(infused, "last_fraction_after_first_h"),
-        "crs_onset_day_median": _median(crs_cases, "crs_onset_day"),
-        "crs_duration_days_median": _median(crs_cases, "crs_duration_days"),
-        "efs_12m": km_at(*_km(rows, "efs"), 365.25),
-        "efs_24m": km_at(*_km(rows, "efs"), 730.5),
-        "os_12m": km_at(*_km(rows, "os"), 365.25),
-        "os_24m": km_at(*_km(rows, "os"), 730.5),
-        "efs_median_months": _km_months(rows, "efs"),
-        "os_median_months": _km_months(rows, "os"),
-        "peak_copies_median": _median(infused, "peak_copies"),
-        "tmax_day_median": _median(infused, "peak_day"),
-        "auc_0_28_copies": _median(infused, "auc_0_28"),
-        "persistence_days_median": _median(infused, "persistence_days"),
-        "fold_expansion_typical": _median(infused, "fold_expansion"),
-    }
-
-
-PAIRED_RATES: dict[str, Callable[[dict[str, Any]], bool]] = {
-    "full_dose_rate": lambda r: bool(r["full_dose_delivered"]),
-    "hold_rate": lambda r: r["holds"] >= 1,
-    "crs_grade3plus_rate": lambda r: r["crs_max_grade"] >= 3,
-    "icans_grade3plus_rate": lambda r: r["icans_max_grade"] >= 3,
-    "cr_mrd_neg_d28_rate": lambda r: bool(r["cr_mrd_negative"]),
-}
+    """Per-arm endpoints with 95 % CIs, from rows held in memory."""
+    tally = ArmTally()
+    for row in rows:
+        tally.add(row)
+    return tally.metrics()
 
 
 def differences(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]]) -> dict[str, Estimate]:
-    """Paired differences a - b on the same virtual patients."""
-    out: dict[str, Estimate] = {}
-    for slug, test in PAIRED_RATES.items():
-        out[slug] = paired_difference([test(r) for r in a], [test(r) for r in b])
-    out["cells_per_kg_delivered_mean"] = paired_difference_mean(
-        [r["given_cells_per_kg"] for r in a], [r["given_cells_per_kg"] for r in b]
-    )
-    return out
+    """Paired differences a - b on the same virtual patients, from rows held in memory."""
+    pair = PairTally()
+    for ra, rb in zip(a, b, strict=True):
+        pair.add(ra, rb)
+    return pair.metrics()
+
+
+@dataclass
+class ChunkResult:
+    """What one chunk of patients contributes: tallies, event count, rows if asked for."""
+
+    start: int
+    stop: int
+    arms: list[ArmTally]
+    pairs: list[PairTally]  # arm k (k >= 1) versus arm 0
+    sim_events: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def merge(self, other: ChunkResult) -> None:
+        for mine, theirs in zip(self.arms, other.arms, strict=True):
+            mine.merge(theirs)
+        for mine_p, theirs_p in zip(self.pairs, other.pairs, strict=True):
+            mine_p.merge(theirs_p)
+        self.sim_events += other.sim_events
+        self.stop = other.stop
+
+
+def _path(events: Sequence[Any]) -> tuple[str, ...] | None:
+    try:
+        from sim.paths import fraction_path
+    except ImportError:  # pragma: no cover - until the decision-path module lands
+        return None
+    return fraction_path(events)
+
+
+def run_chunk(
+    protocols: Sequence[LoadedProtocol],
+    setup: CohortSetup,
+    start: int,
+    stop: int,
+    keep_rows: bool = False,
+) -> ChunkResult:
+    """Patients ``start .. stop-1`` through every protocol (same patients in every arm)."""
+    arms = [ArmTally() for _ in protocols]
+    pairs = [PairTally() for _ in protocols[1:]]
+    kept: list[dict[str, Any]] = []
+    events = 0
+    for i in range(start, stop):
+        rows = []
+        for lp, tally in zip(protocols, arms, strict=True):
+            result = run_patient_result(lp, setup, i)
+            row = patient_outcomes(result.events)
+            tally.add(row, _path(result.events))
+            events += result.sim_events
+            rows.append(row)
+            if keep_rows:
+                covariates = result.patient.model_dump(mode="json")
+                kept.append({"protocol": lp.protocol.id, "patient": i, **covariates, **row})
+        for pair, row in zip(pairs, rows[1:], strict=True):
+            pair.add(row, rows[0])
+    return ChunkResult(start, stop, arms, pairs, events, kept)
+
+
+def chunks(n: int, size: int = CHUNK) -> list[tuple[int, int]]:
+    return [(a, min(a + size, n)) for a in range(0, n, size)]
 
 
 @dataclass
@@ -185,40 +181,45 @@ class Comparison:
     seed: int
     population: str
     patients: int
-    arms: list[tuple[LoadedProtocol, list[dict[str, Any]]]]
-    sim_events: int
+    protocols: list[LoadedProtocol]
+    total: ChunkResult
     wall_s: float
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def sim_events(self) -> int:
+        return self.total.sim_events
+
+    def arm_metrics(self) -> list[dict[str, Estimate]]:
+        return [arm.metrics() for arm in self.total.arms]
+
+    def to_json(self, timing: bool = True) -> dict[str, Any]:
         arms = [
             {
                 "protocol": lp.protocol.id,
                 "protocol_hash": lp.hash,
-                "n": len(rows),
-                "metrics": {k: v.to_dict() for k, v in arm_metrics(rows).items()},
+                "n": tally.n,
+                "metrics": {k: v.to_dict() for k, v in tally.metrics().items()},
             }
-            for lp, rows in self.arms
+            for lp, tally in zip(self.protocols, self.total.arms, strict=True)
         ]
-        diffs = []
-        base_lp, base_rows = self.arms[0]
-        for lp, rows in self.arms[1:]:
-            diffs.append(
-                {
-                    "arm": lp.protocol.id,
-                    "versus": base_lp.protocol.id,
-                    "metrics": {k: v.to_dict() for k, v in differences(rows, base_rows).items()},
-                }
-            )
+        base = self.protocols[0].protocol.id
+        diffs = [
+            {
+                "arm": lp.protocol.id,
+                "versus": base,
+                "metrics": {k: v.to_dict() for k, v in pair.metrics().items()},
+            }
+            for lp, pair in zip(self.protocols[1:], self.total.pairs, strict=True)
+        ]
+        run: dict[str, Any] = {"patients": self.patients, "sim_events": self.sim_events}
+        if timing:
+            run["wall_s"] = round(self.wall_s, 3)
         return {
             "seed": self.seed,
             "population": self.population,
             "arms": arms,
             "differences": diffs,
-            "run": {
-                "patients": self.patients,
-                "sim_events": self.sim_events,
-                "wall_s": round(self.wall_s, 3),
-            },
+            "run": run,
         }
 
 
@@ -227,12 +228,36 @@ def compare(
     setup: CohortSetup,
     n: int,
     progress: Callable[[int], None] | None = None,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    on_rows: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> Comparison:
+    """Run ``n`` virtual patients through every protocol and tally the endpoints.
+
+    ``progress`` is called with the number of patients finished (per chunk); ``on_rows``
+    receives each chunk's per-patient rows, in patient order, and asks for them to be kept.
+    """
+    from sim.workers import run_chunks
+
     start = time.perf_counter()
-    arms = []
-    events = 0
-    for lp in protocols:
-        rows, count = run_cohort(lp, setup, n, progress)
-        arms.append((lp, rows))
-        events += count
-    return Comparison(setup.seed, setup.population, n, arms, events, time.perf_counter() - start)
+    arms = [ArmTally() for _ in protocols]
+    total = ChunkResult(0, 0, arms, [PairTally() for _ in protocols[1:]], 0)
+    parts = run_chunks(
+        list(protocols),
+        setup,
+        chunks(n),
+        workers=workers,
+        scheduler=scheduler,
+        keep_rows=on_rows is not None,
+    )
+    for part in parts:
+        if on_rows is not None:
+            on_rows(part.rows)
+            part.rows = []
+        total.merge(part)
+        if progress is not None:
+            progress(part.stop - part.start)
+    return Comparison(
+        setup.seed, setup.population, n, list(protocols), total, time.perf_counter() - start
+    )

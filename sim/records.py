@@ -57,7 +57,12 @@ class Event:
         return {"time_h": self.time_h, "day": self.day, "kind": self.kind, **plain(self.data)}
 
 
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
 def _frozen(value: Any) -> Any:
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, Mapping):
         return MappingProxyType({k: _frozen(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
@@ -86,7 +91,8 @@ def shifted(events: Iterable[Event], shift_h: float) -> tuple[Event, ...]:
             k: (round(v - shift_h, 6) if k.endswith("time_h") and isinstance(v, float) else v)
             for k, v in ev.data.items()
         }
-        out.append(make_event(ev.time_h - shift_h, ev.kind, data))
+        # values are already frozen: wrap, do not copy again
+        out.append(Event(round(ev.time_h - shift_h, 6), ev.kind, MappingProxyType(data)))
     return tuple(out)
 
 

@@ -258,25 +258,60 @@ def median_ci(values: Sequence[float], level: float = 0.95) -> Estimate:
     coverage is at least ``level`` is used (coverage is conservative). When even [min, max]
     cannot reach ``level`` (n <= 5 at 95%), both limits are None. Empty input gives None.
     """
-    _check_level(level)
-    x = np.sort(_finite_array(values, "values"))
-    n = int(x.size)
-    method = "order statistics"
-    if n == 0:
-        return Estimate(None, None, None, 0, method)
-    value = float(np.median(x))
+    x = _finite_array(values, "values")
+    uniq, counts = np.unique(x, return_counts=True)
+    return median_ci_counts(uniq.tolist(), counts.tolist(), level)
+
+
+def _median_rank(n: int, level: float) -> int | None:
+    """0-based index k of the lower order statistic of the median interval (None: not reached).
+
+    The binomial CDF is summed from ``k0`` = 12 standard deviations below n/2 (the mass below
+    is < 1e-30), so the work is O(sqrt n) and the result is that of the full sum.
+    """
     half = n // 2
-    ks = np.arange(half + 1, dtype=np.float64)
+    k0 = max(0, int(half - 6.0 * math.sqrt(n)) - 1)
+    ks = np.arange(k0, half + 1, dtype=np.float64)
+    log_c0 = math.lgamma(n + 1) - math.lgamma(k0 + 1) - math.lgamma(n - k0 + 1)
     # log C(n, k) by the recurrence C(n, k+1) = C(n, k) (n - k) / (k + 1)
     log_ratio = np.log(n - ks[:-1]) - np.log(ks[:-1] + 1.0)
-    log_comb = np.concatenate(([0.0], np.cumsum(log_ratio)))
-    cdf = np.cumsum(np.exp(log_comb - n * math.log(2.0)))  # cdf[k] = P(B <= k)
+    log_comb = log_c0 + np.concatenate(([0.0], np.cumsum(log_ratio)))
+    cdf = np.cumsum(np.exp(log_comb - n * math.log(2.0)))  # cdf[j] = P(k0 <= B <= k0 + j)
     alpha_half = (1.0 - level) / 2.0
     ok = np.nonzero(cdf <= alpha_half * (1.0 + 1e-12))[0]
     if ok.size == 0:
+        return None
+    return k0 + int(ok[-1])
+
+
+def median_ci_counts(
+    values: Sequence[float], counts: Sequence[int], level: float = 0.95
+) -> Estimate:
+    """:func:`median_ci` of a sample given as distinct ``values`` (ascending) and their counts.
+
+    This is how cohort tallies keep medians in memory that does not grow with the number of
+    patients; the result equals :func:`median_ci` of the expanded sample.
+    """
+    _check_level(level)
+    v = _finite_array(values, "values")
+    c = np.asarray(counts, dtype=np.int64)
+    if c.shape != v.shape or np.any(c < 0) or np.any(np.diff(v) <= 0):
+        raise ValueError("values must be strictly ascending, with one count >= 0 each")
+    n = int(c.sum())
+    method = "order statistics"
+    if n == 0:
+        return Estimate(None, None, None, 0, method)
+    upper_rank = np.cumsum(c)  # 1-based rank of the last copy of each value
+
+    def order_stat(i: int) -> float:  # 0-based
+        return float(v[int(np.searchsorted(upper_rank, i + 1, side="left"))])
+
+    mid = n // 2
+    value = order_stat(mid) if n % 2 else (order_stat(mid - 1) + order_stat(mid)) / 2.0
+    k = _median_rank(n, level)
+    if k is None:
         return Estimate(value, None, None, n, method)
-    k = int(ok[-1])  # 0-based index of the lower order statistic (rank k + 1)
-    return Estimate(value, float(x[k]), float(x[n - 1 - k]), n, method)
+    return Estimate(value, order_stat(k), order_stat(n - 1 - k), n, method)
 
 
 def bootstrap_median(
@@ -333,22 +368,51 @@ def _km_inputs(times: Sequence[float], events: Sequence[bool]) -> tuple[FloatArr
     return t, t[e]
 
 
-def _km_steps(times: Sequence[float], events: Sequence[bool]) -> tuple[list[_KMStep], FloatArray]:
+def km_table(
+    times: Sequence[float], events: Sequence[bool]
+) -> tuple[list[float], list[int], list[int]]:
+    """Distinct times (ascending) with the number of events and of censorings at each."""
     t, event_times = _km_inputs(times, events)
-    sorted_t = np.sort(t)
-    n = int(t.size)
-    uniq, deaths = np.unique(event_times, return_counts=True)
+    uniq, total = np.unique(t, return_counts=True)
+    ev_uniq, ev_counts = np.unique(event_times, return_counts=True)
+    deaths = np.zeros(uniq.size, dtype=np.int64)
+    deaths[np.searchsorted(uniq, ev_uniq)] = ev_counts
+    return uniq.tolist(), deaths.tolist(), (total - deaths).tolist()
+
+
+def _km_steps_table(
+    times: Sequence[float], deaths: Sequence[int], censored: Sequence[int]
+) -> tuple[list[_KMStep], int, float | None]:
+    """KM steps from a table of distinct ascending times; also n and the last time."""
+    t = _finite_array(times, "times")
+    d_all = np.asarray(deaths, dtype=np.int64)
+    c_all = np.asarray(censored, dtype=np.int64)
+    if not (t.shape == d_all.shape == c_all.shape) or np.any(np.diff(t) <= 0):
+        raise ValueError("times must be strictly ascending, with one count each")
+    if np.any(t < 0) or np.any(d_all < 0) or np.any(c_all < 0):
+        raise ValueError("times and counts must be >= 0")
+    total = d_all + c_all
+    n = int(total.sum())
     # at risk at u: everyone with time >= u (censorings at u count as still at risk)
-    at_risk = n - np.searchsorted(sorted_t, uniq, side="left")
+    at_risk = n - (np.cumsum(total) - total)
     steps: list[_KMStep] = []
     s = 1.0
     gw = 0.0
-    for u, d_, r_ in zip(uniq.tolist(), deaths.tolist(), at_risk.tolist(), strict=True):
+    for u, d_, r_ in zip(t.tolist(), d_all.tolist(), at_risk.tolist(), strict=True):
         d, r = int(d_), int(r_)
+        if d == 0:
+            continue
         s *= 1.0 - d / r
         gw = math.inf if d >= r else gw + d / (r * (r - d))
         steps.append(_KMStep(float(u), s if d < r else 0.0, gw, r))
-    return steps, sorted_t
+    last = float(t[-1]) if t.size else None
+    return steps, n, last
+
+
+def _km_steps(
+    times: Sequence[float], events: Sequence[bool]
+) -> tuple[list[_KMStep], int, float | None]:
+    return _km_steps_table(*km_table(times, events))
 
 
 def kaplan_meier(
@@ -361,7 +425,7 @@ def kaplan_meier(
     ``greenwood_se`` is S(t) * sqrt(sum d / (r (r - d))); it is reported as 0.0 once S(t)
     reaches 0, where Greenwood's formula is undefined. No events gives an empty list.
     """
-    steps, _ = _km_steps(times, events)
+    steps, _, _ = _km_steps(times, events)
     return [
         (
             st.time,
@@ -393,11 +457,21 @@ def km_at(
     and for t beyond the last observed time while S > 0 (the curve is undefined there).
     ``n`` is the number of subjects.
     """
+    return km_at_table(*km_table(times, events), t, level)
+
+
+def km_at_table(
+    times: Sequence[float],
+    deaths: Sequence[int],
+    censored: Sequence[int],
+    t: float,
+    level: float = 0.95,
+) -> Estimate:
+    """:func:`km_at` from a table of distinct ascending times with event/censoring counts."""
     z = _z(level)
     if not math.isfinite(t):
         raise ValueError("t must be finite")
-    steps, sorted_t = _km_steps(times, events)
-    n = int(sorted_t.size)
+    steps, n, last = _km_steps_table(times, deaths, censored)
     method = "Kaplan-Meier"
     if n == 0:
         return Estimate(None, None, None, 0, method)
@@ -406,7 +480,7 @@ def km_at(
         if st.time > t:
             break
         survival, greenwood = st.survival, st.greenwood
-    if t > float(sorted_t[-1]) and survival > 0.0:
+    if last is not None and t > last and survival > 0.0:
         return Estimate(None, None, None, n, method)
     low, high = _loglog_band(survival, greenwood, z)
     return Estimate(survival, low, high, n, method)
@@ -421,9 +495,15 @@ def km_median(times: Sequence[float], events: Sequence[bool], level: float = 0.9
     lower band is <= 0.5, the upper limit the first event time at which the upper band is
     <= 0.5. Each part is None when not reached (e.g. upper limit with heavy censoring).
     """
+    return km_median_table(*km_table(times, events), level)
+
+
+def km_median_table(
+    times: Sequence[float], deaths: Sequence[int], censored: Sequence[int], level: float = 0.95
+) -> Estimate:
+    """:func:`km_median` from a table of distinct ascending times with event/censoring counts."""
     z = _z(level)
-    steps, sorted_t = _km_steps(times, events)
-    n = int(sorted_t.size)
+    steps, n, _ = _km_steps_table(times, deaths, censored)
     median: float | None = None
     low: float | None = None
     high: float | None = None
@@ -457,18 +537,27 @@ def paired_difference(a: Sequence[bool], b: Sequence[bool], level: float = 0.95)
     (numerator AD - BC reduced by n/2 when it exceeds n/2, set to 0 when in [0, n/2], kept when
     negative; phi = 0 when any margin is 0). Limits are clipped to [-1, 1].
     """
-    z = _z(level)
+    _check_level(level)
     xa = np.asarray(a, dtype=bool)
     xb = np.asarray(b, dtype=bool)
     if xa.ndim != 1 or xa.shape != xb.shape:
         raise ValueError("a and b must be one-dimensional and of the same length")
-    n = int(xa.size)
-    method = "Newcombe hybrid score (paired, method 10)"
-    if n == 0:
-        return Estimate(None, None, None, 0, method)
     both = int(np.sum(xa & xb))
     only_a = int(np.sum(xa & ~xb))
     only_b = int(np.sum(~xa & xb))
+    return paired_difference_table(both, only_a, only_b, int(xa.size), level)
+
+
+def paired_difference_table(
+    both: int, only_a: int, only_b: int, n: int, level: float = 0.95
+) -> Estimate:
+    """:func:`paired_difference` from the paired 2x2 table (``n`` pairs in all)."""
+    z = _z(level)
+    method = "Newcombe hybrid score (paired, method 10)"
+    if min(both, only_a, only_b) < 0 or both + only_a + only_b > n:
+        raise ValueError("table counts must be >= 0 and sum to at most n")
+    if n == 0:
+        return Estimate(None, None, None, 0, method)
     neither = n - both - only_a - only_b
     succ_a, succ_b = both + only_a, both + only_b
     p1, p2 = succ_a / n, succ_b / n
@@ -503,14 +592,49 @@ def paired_difference_mean(a: Sequence[float], b: Sequence[float], level: float 
     xb = _finite_array(b, "b")
     if xa.shape != xb.shape:
         raise ValueError("a and b must have the same length")
-    d = xa - xb
-    n = int(d.size)
+    moments = Moments()
+    for d in (xa - xb).tolist():
+        moments.add(d)
+    return mean_ci(moments, level)
+
+
+@dataclass(slots=True)
+class Moments:
+    """Count, mean and sum of squared deviations, updated one value at a time (Welford) and
+    merged exactly in a fixed order (Chan et al. 1979), so streamed cohorts need O(1) memory."""
+
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    def add(self, x: float) -> None:
+        self.n += 1
+        delta = x - self.mean
+        self.mean += delta / self.n
+        self.m2 += delta * (x - self.mean)
+
+    def merge(self, other: Moments) -> None:
+        if other.n == 0:
+            return
+        if self.n == 0:
+            self.n, self.mean, self.m2 = other.n, other.mean, other.m2
+            return
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        self.mean += delta * other.n / n
+        self.m2 += other.m2 + delta * delta * self.n * other.n / n
+        self.n = n
+
+
+def mean_ci(moments: Moments, level: float = 0.95) -> Estimate:
+    """Mean with a Student t interval (n - 1 df) from streamed :class:`Moments`."""
+    _check_level(level)
     method = "paired t"
+    n = moments.n
     if n == 0:
         return Estimate(None, None, None, 0, method)
-    mean = float(np.mean(d))
     if n == 1:
-        return Estimate(mean, None, None, 1, method)
-    se = float(np.std(d, ddof=1)) / math.sqrt(n)
+        return Estimate(moments.mean, None, None, 1, method)
+    se = math.sqrt(max(0.0, moments.m2) / (n - 1)) / math.sqrt(n)
     half = _t_ppf(0.5 + level / 2.0, n - 1) * se
-    return Estimate(mean, mean - half, mean + half, n, method)
+    return Estimate(moments.mean, moments.mean - half, moments.mean + half, n, method)

@@ -66,7 +66,8 @@ def print_comparison(data: dict[str, Any], console: Console) -> None:
             kind = "cells" if "cells" in slug else "rate"
             sign = "+" if (metric["value"] or 0) > 0 else ""
             console.print(f"  {slug}: {sign}{cell(metric, kind)}")
-    console.print(f"{run['sim_events']} simulation events in {run['wall_s']} s")
+    timing = f" in {run['wall_s']} s" if "wall_s" in run else ""
+    console.print(f"{run['sim_events']} simulation events{timing}")
 
 
 def comparison_csv(data: dict[str, Any]) -> str:

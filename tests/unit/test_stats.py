@@ -416,3 +416,68 @@ def test_paired_difference_mean_properties(pairs: list[tuple[float, float]]) -> 
     assert e95.value is not None
     assert lo <= e95.value <= hi
     assert lo99 <= lo and hi <= hi99
+
+
+# --- count/table forms used by streamed cohort tallies -------------------------------------
+
+
+def _full_sum_rank(n: int, level: float = 0.95) -> int | None:
+    """The order-statistic rank by summing the whole binomial CDF (the reference)."""
+    cdf = 0.0
+    best = None
+    for k in range(n // 2 + 1):
+        cdf += math.comb(n, k) / 2.0**n
+        if cdf <= (1 - level) / 2 * (1 + 1e-12):
+            best = k
+    return best
+
+
+@pytest.mark.parametrize("n", [1, 5, 6, 7, 10, 33, 100, 257, 1000])
+def test_windowed_median_rank_equals_full_sum(n: int) -> None:
+    from sim.stats import _median_rank
+
+    assert _median_rank(n, 0.95) == _full_sum_rank(n)
+
+
+def test_median_ci_counts_equals_expanded_sample() -> None:
+    rng = np.random.default_rng(3)
+    values = np.round(rng.lognormal(2.0, 1.0, 501), 1)
+    uniq, counts = np.unique(values, return_counts=True)
+    from sim.stats import median_ci_counts
+
+    assert median_ci_counts(uniq.tolist(), counts.tolist()) == median_ci(values.tolist())
+    with pytest.raises(ValueError):
+        median_ci_counts([2.0, 1.0], [1, 1])
+
+
+def test_km_table_forms_equal_list_forms() -> None:
+    from sim.stats import km_at_table, km_median_table, km_table
+
+    rng = np.random.default_rng(4)
+    times = np.round(rng.exponential(300.0, 400), 0).tolist()
+    events = (rng.random(400) < 0.7).tolist()
+    table = km_table(times, events)
+    assert sum(table[1]) == sum(events) and sum(table[1]) + sum(table[2]) == 400
+    assert km_at_table(*table, 365.25) == km_at(times, events, 365.25)
+    assert km_median_table(*table) == km_median(times, events)
+
+
+def test_moments_merge_matches_one_pass() -> None:
+    from sim.stats import Moments, mean_ci
+
+    rng = np.random.default_rng(5)
+    xs = rng.normal(1.0, 2.0, 1000).tolist()
+    whole = Moments()
+    for x in xs:
+        whole.add(x)
+    parts = [Moments() for _ in range(7)]
+    for i, x in enumerate(xs):
+        parts[i * 7 // len(xs)].add(x)
+    merged = Moments()
+    for part in parts:
+        merged.merge(part)
+    assert merged.n == 1000
+    assert merged.mean == pytest.approx(np.mean(xs), rel=1e-12)
+    assert merged.m2 / 999 == pytest.approx(np.var(xs, ddof=1), rel=1e-10)
+    est = mean_ci(merged)
+    assert est.ci_low is not None and est.ci_low < est.value < est.ci_high  # type: ignore[operator]

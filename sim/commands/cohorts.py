@@ -1,0 +1,306 @@
+"""Cohort commands: ``cohort``, ``compare``, ``sweep`` and ``calibrate``.
+
+Each parses its options, calls :func:`sim.cohort.compare` (or
+:func:`sim.calibration.calibrate`) once, and prints. Patients run in fixed chunks, locally
+(``--workers``) or on a Dask cluster (``--scheduler``), with the same output either way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from sim.commands.common import (
+    AsJson,
+    CohortSeed,
+    Csv,
+    Fix,
+    Params,
+    Patients,
+    Population,
+    console,
+    fixed_covariates,
+    guarded,
+)
+
+Workers = Annotated[
+    int,
+    typer.Option(
+        "--workers", min=1, max=256, help="local worker processes (output does not depend on it)"
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="run on a Dask distributed cluster at this address (e.g. tcp://host:8786)",
+    ),
+]
+PatientsOut = Annotated[
+    Path | None,
+    typer.Option(
+        "--patients-out", help="write one row per patient and arm (.csv, .parquet or .jsonl)"
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
+Timing = Annotated[
+    bool,
+    typer.Option(
+        "--timing/--no-timing",
+        help="include run.wall_s in --json (leave it out for byte-comparable output)",
+    ),
+]
+
+
+@contextlib.contextmanager
+def _patients_sink(path: Path | None, seed: int, protocols: Sequence[Any]) -> Iterator[Any]:
+    """A callable that writes chunks of per-patient rows, or None when not asked for."""
+    if path is None:
+        yield None
+        return
+    from sim.exports.patients import PATIENT_COLUMNS, patient_row
+    from sim.exports.provenance import provenance
+    from sim.exports.tables import TableWriter
+
+    record = provenance(seed=seed, protocols=[(lp.protocol.id, lp.hash) for lp in protocols])
+    with TableWriter(path, PATIENT_COLUMNS, record) as writer:
+
+        def write(rows: list[dict[str, Any]]) -> None:
+            for row in rows:
+                writer.write(patient_row(row))
+
+        yield write
+
+
+def _setup(population: str, seed: int, fix: list[str] | None, params: Path | None) -> Any:
+    from sim.cohort import CohortSetup
+    from sim.model.parameters import load_parameters
+    from sim.targets import fixed_patient_check
+
+    setup = CohortSetup(
+        population=population,
+        seed=seed,
+        fixed=fixed_covariates(fix),
+        params=load_parameters(params),
+    )
+    fixed_patient_check(setup)
+    return setup
+
+
+def _run(
+    loaded: Sequence[Any],
+    setup: Any,
+    patients: int,
+    workers: int,
+    scheduler: str | None,
+    patients_out: Path | None,
+    quiet: bool,
+) -> Any:
+    from sim.cohort import compare
+    from sim.report.progress import progress_bar
+
+    if patients_out is not None:
+        from sim.exports.atomic import check_destination
+
+        check_destination(patients_out, "--patients-out")
+    label = f"{len(loaded)} arm(s)"
+    with (
+        _patients_sink(patients_out, setup.seed, loaded) as sink,
+        progress_bar(patients, label, enabled=not quiet) as advance,
+    ):
+        return compare(
+            loaded, setup, patients, advance, workers=workers, scheduler=scheduler, on_rows=sink
+        )
+
+
+def _emit(data: dict[str, Any], as_json: bool, csv: Path | None, run: Any) -> None:
+    from sim.report.cohort_table import comparison_csv, print_comparison
+    from sim.report.trace import dumps
+
+    if csv is not None:
+        from sim.exports.atomic import atomic_text
+        from sim.exports.provenance import provenance, write_sidecar
+
+        with atomic_text(csv, option="--csv") as fh:
+            fh.write(comparison_csv(data))
+        write_sidecar(
+            csv,
+            provenance(
+                seed=data["seed"],
+                protocols=[(lp.protocol.id, lp.hash) for lp in run.protocols],
+            ),
+        )
+    if as_json:
+        typer.echo(dumps(data))
+    else:
+        print_comparison(data, console())
+
+
+def _cohort_command(
+    targets: list[str],
+    patients: int,
+    population: str,
+    seed: int,
+    fix: list[str] | None,
+    params: Path | None,
+    workers: int,
+    scheduler: str | None,
+    as_json: bool,
+    csv: Path | None,
+    patients_out: Path | None,
+    quiet: bool,
+    timing: bool,
+) -> None:
+    from sim.spec.load import load_protocol
+
+    def work() -> tuple[dict[str, Any], Any]:
+        setup = _setup(population, seed, fix, params)
+        loaded = [load_protocol(t) for t in targets]
+        run = _run(loaded, setup, patients, workers, scheduler, patients_out, quiet)
+        return run.to_json(timing=timing), run
+
+    data, run = guarded(work)
+    guarded(lambda: _emit(data, as_json, csv, run))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def cohort(
+        protocol: Annotated[str, typer.Argument(help="built-in protocol id or file")],
+        patients: Patients = 1000,
+        population: Population = "adult-rr-ball",
+        seed: CohortSeed = 0,
+        fix: Fix = None,
+        params: Params = None,
+        workers: Workers = 1,
+        scheduler: Scheduler = None,
+        as_json: AsJson = False,
+        csv: Csv = None,
+        patients_out: PatientsOut = None,
+        quiet: Quiet = False,
+        timing: Timing = True,
+    ) -> None:
+        """Run a cohort of virtual patients through one protocol; endpoints with 95 % CIs."""
+        _cohort_command(
+            [protocol], patients, population, seed, fix, params, workers, scheduler,
+            as_json, csv, patients_out, quiet, timing,
+        )  # fmt: skip
+
+    @app.command("compare")
+    def compare_cmd(
+        protocols: Annotated[list[str], typer.Argument(help="two or more protocols")],
+        patients: Patients = 1000,
+        population: Population = "adult-rr-ball",
+        seed: CohortSeed = 0,
+        fix: Fix = None,
+        params: Params = None,
+        workers: Workers = 1,
+        scheduler: Scheduler = None,
+        as_json: AsJson = False,
+        csv: Csv = None,
+        patients_out: PatientsOut = None,
+        quiet: Quiet = False,
+        timing: Timing = True,
+    ) -> None:
+        """Compare protocols on the same virtual patients (common random numbers)."""
+        _cohort_command(
+            protocols, patients, population, seed, fix, params, workers, scheduler,
+            as_json, csv, patients_out, quiet, timing,
+        )  # fmt: skip
+
+    @app.command()
+    def sweep(
+        protocol: Annotated[str, typer.Argument(help="built-in protocol id or file")],
+        settings: Annotated[
+            list[str],
+            typer.Option(
+                "--set",
+                help="PATH=V1,V2,...: a field of the protocol file by its dotted path "
+                "(list positions from 0) and the values to try; repeat for a grid",
+            ),
+        ],
+        patients: Patients = 1000,
+        population: Population = "adult-rr-ball",
+        seed: CohortSeed = 0,
+        fix: Fix = None,
+        params: Params = None,
+        workers: Workers = 1,
+        scheduler: Scheduler = None,
+        as_json: AsJson = False,
+        csv: Csv = None,
+        quiet: Quiet = False,
+        timing: Timing = True,
+    ) -> None:
+        """Run every variant of a protocol (a grid of --set values) on the same patients."""
+        from sim.report.sweep_table import print_sweep, sweep_csv, sweep_json
+        from sim.spec.variants import load_variant, sweep_grid, variant_label
+
+        def work() -> dict[str, Any]:
+            grid = sweep_grid(settings)
+            loaded = [load_variant(protocol, s) for s in grid]
+            setup = _setup(population, seed, fix, params)
+            run = _run(loaded, setup, patients, workers, scheduler, None, quiet)
+            return sweep_json(run.to_json(timing=timing), [variant_label(s) for s in grid])
+
+        data = guarded(work)
+        if csv is not None:
+            guarded(lambda: _write_text(csv, sweep_csv(data)))
+        if as_json:
+            from sim.report.trace import dumps
+
+            typer.echo(dumps(data))
+        else:
+            print_sweep(data, console())
+
+    @app.command("calibrate")
+    def calibrate_cmd(
+        targets: Annotated[Path | None, typer.Option(help="a targets file")] = None,
+        patients: Patients = 2000,
+        seed: CohortSeed = 0,
+        params: Params = None,
+        workers: Workers = 1,
+        as_json: AsJson = False,
+        quiet: Quiet = False,
+    ) -> None:
+        """Simulate every calibration target: published vs simulated, pass or fail."""
+        from sim.calibration import calibrate, load_targets
+        from sim.model.parameters import load_parameters
+        from sim.report.cohort_table import print_calibration
+        from sim.report.progress import progress_bar
+        from sim.report.trace import dumps
+
+        def work() -> list[dict[str, Any]]:
+            file, path = load_targets(targets)
+            cohorts = len({(t.protocol, t.population, str(t.fixed)) for t in file.targets})
+            with progress_bar(cohorts * patients, "calibration", enabled=not quiet) as advance:
+                return calibrate(
+                    file, path.parent, patients, seed, load_parameters(params), advance, workers
+                )
+
+        rows = guarded(work)
+        if as_json:
+            typer.echo(
+                dumps(
+                    {
+                        "seed": seed,
+                        "patients": patients,
+                        "targets": rows,
+                        "passed": sum(r["passes"] for r in rows),
+                    }
+                )
+            )
+        else:
+            print_calibration(rows, console())
+        if not all(r["passes"] for r in rows):
+            raise typer.Exit(1)
+
+
+def _write_text(path: Path, text: str) -> None:
+    from sim.exports.atomic import atomic_text
+
+    with atomic_text(path, option="--csv") as fh:
+        fh.write(text)

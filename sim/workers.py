@@ -1,0 +1,118 @@
+"""Where chunks of patients run: in this process, in local worker processes, or on Dask.
+
+Every backend runs the same :func:`sim.cohort.run_chunk` on the same fixed chunks and
+yields the results in chunk order, so the merged output does not depend on where or in
+how many processes the patients ran. At most a few chunks per worker are in flight at a
+time, so memory stays bounded however many patients are asked for.
+
+Local workers are started with the ``forkserver`` method (safe with threads in the
+parent, e.g. a progress bar) and ignore SIGINT: Ctrl-C reaches the parent only, which
+cancels the chunks not yet started and stops.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from sim.errors import InputError
+
+if TYPE_CHECKING:
+    from sim.cohort import ChunkResult, CohortSetup
+    from sim.spec.load import LoadedProtocol
+
+IN_FLIGHT_PER_WORKER = 3
+MAX_WORKERS = 256
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_chunk(args: tuple[Any, ...]) -> ChunkResult:
+    from sim.cohort import run_chunk
+
+    return run_chunk(*args)
+
+
+def run_chunks(
+    protocols: Sequence[LoadedProtocol],
+    setup: CohortSetup,
+    chunks: Sequence[tuple[int, int]],
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    keep_rows: bool = False,
+) -> Iterator[ChunkResult]:
+    """Run every chunk; yield the results in chunk order."""
+    if not 1 <= workers <= MAX_WORKERS:
+        raise InputError.single("--workers", f"must be between 1 and {MAX_WORKERS}, got {workers}")
+    jobs = [(list(protocols), setup, a, b, keep_rows) for a, b in chunks]
+    if scheduler is not None:
+        yield from _on_dask(jobs, scheduler)
+    elif workers == 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield _run_chunk(job)
+    else:
+        yield from _on_processes(jobs, workers)
+
+
+def _on_processes(jobs: list[tuple[Any, ...]], workers: int) -> Iterator[ChunkResult]:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["sim.cohort", "sim.workers"])
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(jobs)), mp_context=context, initializer=_ignore_sigint
+    )
+    pending: deque[Future[ChunkResult]] = deque()
+    todo = iter(jobs)
+    try:
+        for job in todo:
+            pending.append(pool.submit(_run_chunk, job))
+            if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
+                break
+        while pending:
+            result = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(_run_chunk, nxt))
+            yield result
+    finally:
+        for fut in pending:
+            fut.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _on_dask(jobs: list[tuple[Any, ...]], address: str) -> Iterator[ChunkResult]:
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError.single(
+            "--scheduler", "needs dask.distributed: pip install 'cartsim[dask]'"
+        ) from None
+    try:
+        client = Client(address, timeout=30, set_as_default=False)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError.single("--scheduler", f"cannot reach {address}: {exc}") from None
+    pending: deque[Any] = deque()
+    try:
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+        limit = n_workers * IN_FLIGHT_PER_WORKER
+        todo = iter(jobs)
+        for job in todo:
+            pending.append(client.submit(_run_chunk, job, pure=False))
+            if len(pending) >= limit:
+                break
+        while pending:
+            result: ChunkResult = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(client.submit(_run_chunk, nxt, pure=False))
+            yield result
+    finally:
+        for fut in pending:
+            fut.cancel()
+        client.close()  # type: ignore[no-untyped-call]
