@@ -45,7 +45,11 @@ def run(
     blasts: Blasts = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     events: Annotated[
-        Path | None, typer.Option(help="also write the event log (.jsonl or .csv)")
+        Path | None,
+        typer.Option(
+            help="also write the event log (.jsonl, .csv or .parquet) and its "
+            ".provenance.json sidecar"
+        ),
     ] = None,
 ) -> None:
     """Run one patient through a protocol and print the realised schedule.

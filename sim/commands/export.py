@@ -1,9 +1,57 @@
-"""Export commands: realised doses for pharmacometric tools (issue 4)."""
+"""Export commands: realised doses for pharmacometric tools, event and patient tables."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from sim.commands.common import Population, Seed, Target, guarded
+
+Format = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="nonmem (dose records for mrgsolve/rxode2/NONMEM, .csv), events or patients "
+        "(.csv, .jsonl or .parquet)",
+    ),
+]
+Output = Annotated[Path, typer.Option("--output", "-o", help="the file to write")]
+ExportPatients = Annotated[
+    int | None,
+    typer.Option(
+        "--patients",
+        min=1,
+        max=10_000_000,
+        help="a protocol's first N virtual patients, as in 'cartsim cohort' (ID = index + 1)",
+    ),
+]
+
+
+def export(
+    target: Target,
+    file_format: Format,
+    output: Output,
+    seed: Seed = None,
+    patients: ExportPatients = None,
+    population: Population = "adult-rr-ball",
+) -> None:
+    """Write the realised doses as a NONMEM-style dataset, or the event or patient table.
+
+    Every file gets a FILE.provenance.json sidecar (version, command, seed, protocol hash).
+    Columns: docs/exports.md.
+    """
+    from sim.exports.runs import export_target
+
+    summary = guarded(
+        lambda: export_target(
+            target, file_format, output, seed=seed, patients=patients, population=population
+        )
+    )
+    typer.echo(summary.describe())
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app`` (filled in by the issue-4 work)."""
+    """Add ``cartsim export`` to ``app``."""
+    app.command("export")(export)

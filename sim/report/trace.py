@@ -1,16 +1,13 @@
-"""The run as data: one JSON object, and event files (JSONL, CSV)."""
+"""The run as data: one JSON object, and event files (JSONL, CSV, Parquet)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 from sim import __version__
 from sim.engine.run import RunResult
-from sim.errors import InputError
 from sim.metrics import patient_metrics
 from sim.records import decisions, ledger, schedule
 
@@ -42,29 +39,9 @@ def dumps(data: Any) -> str:
 
 
 def write_events(result: RunResult, path: Path) -> None:
-    """Write the event log as JSON lines (.jsonl/.json) or CSV (.csv), atomically."""
-    if path.suffix not in (".jsonl", ".json", ".csv"):
-        raise InputError.single(str(path), "--events writes .jsonl, .json or .csv files")
-    if not path.parent.is_dir():
-        raise InputError.single(str(path), f"no such folder: {path.parent}")
-    rows = [e.to_dict() for e in result.events]
-    if path.suffix == ".csv":
-        columns = ["time_h", "day", "kind", "detail"]
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(columns)
-        for row in rows:
-            detail = {k: v for k, v in row.items() if k not in ("time_h", "day", "kind")}
-            writer.writerow(
-                [row["time_h"], row["day"], row["kind"], json.dumps(detail, ensure_ascii=False)]
-            )
-        text = buf.getvalue()
-    else:
-        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InputError.single(str(path), f"cannot write: {exc.strerror}") from None
+    """``cartsim run --events``: the event log as .jsonl, .parquet (the tidy event table of
+    :mod:`sim.exports.events`) or .csv (the compact layout: time_h, day, kind, detail),
+    written atomically with a ``.provenance.json`` sidecar."""
+    from sim.exports.events import write_events as write_event_table
+
+    write_event_table(result, path, option="--events", csv_layout="compact")
