@@ -126,6 +126,7 @@ class ChunkResult:
     pairs: list[PairTally]  # arm k (k >= 1) versus arm 0
     sim_events: int
     rows: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     def merge(self, other: ChunkResult) -> None:
         for mine, theirs in zip(self.arms, other.arms, strict=True):
@@ -150,11 +151,19 @@ def run_chunk(
     start: int,
     stop: int,
     keep_rows: bool = False,
+    keep_events: bool = False,
 ) -> ChunkResult:
-    """Patients ``start .. stop-1`` through every protocol (same patients in every arm)."""
+    """Patients ``start .. stop-1`` through every protocol (same patients in every arm).
+
+    ``keep_rows`` keeps each patient's outcome row with its covariates, ``keep_events``
+    each patient's tidy event rows (:mod:`sim.exports.events`), for files the caller writes.
+    """
     arms = [ArmTally() for _ in protocols]
     pairs = [PairTally() for _ in protocols[1:]]
     kept: list[dict[str, Any]] = []
+    kept_events: list[dict[str, Any]] = []
+    if keep_events:
+        from sim.exports.events import event_rows
     events = 0
     for i in range(start, stop):
         rows = []
@@ -167,9 +176,11 @@ def run_chunk(
             if keep_rows:
                 covariates = result.patient.model_dump(mode="json")
                 kept.append({"protocol": lp.protocol.id, "patient": i, **covariates, **row})
+            if keep_events:
+                kept_events.extend(event_rows(result, i))
         for pair, row in zip(pairs, rows[1:], strict=True):
             pair.add(row, rows[0])
-    return ChunkResult(start, stop, arms, pairs, events, kept)
+    return ChunkResult(start, stop, arms, pairs, events, kept, kept_events)
 
 
 def chunks(n: int, size: int = CHUNK) -> list[tuple[int, int]]:
@@ -232,11 +243,13 @@ def compare(
     workers: int = 1,
     scheduler: str | None = None,
     on_rows: Callable[[list[dict[str, Any]]], None] | None = None,
+    on_events: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> Comparison:
     """Run ``n`` virtual patients through every protocol and tally the endpoints.
 
     ``progress`` is called with the number of patients finished (per chunk); ``on_rows``
-    receives each chunk's per-patient rows, in patient order, and asks for them to be kept.
+    and ``on_events`` receive each chunk's per-patient rows and event rows, in patient
+    order (asking for them is what makes the workers keep them).
     """
     from sim.workers import run_chunks
 
@@ -250,11 +263,15 @@ def compare(
         workers=workers,
         scheduler=scheduler,
         keep_rows=on_rows is not None,
+        keep_events=on_events is not None,
     )
     for part in parts:
         if on_rows is not None:
             on_rows(part.rows)
             part.rows = []
+        if on_events is not None:
+            on_events(part.events)
+            part.events = []
         total.merge(part)
         if progress is not None:
             progress(part.stop - part.start)

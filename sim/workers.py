@@ -7,7 +7,7 @@ time, so memory stays bounded however many patients are asked for.
 
 Local workers are started with the ``forkserver`` method (safe with threads in the
 parent, e.g. a progress bar) and ignore SIGINT: Ctrl-C reaches the parent only, which
-cancels the chunks not yet started and stops.
+terminates the workers and stops.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import multiprocessing
 import signal
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from sim.errors import InputError
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from sim.spec.load import LoadedProtocol
 
 IN_FLIGHT_PER_WORKER = 3
+CONNECT_TIMEOUT_S = 20
 MAX_WORKERS = 256
 
 
@@ -47,11 +47,12 @@ def run_chunks(
     workers: int = 1,
     scheduler: str | None = None,
     keep_rows: bool = False,
+    keep_events: bool = False,
 ) -> Iterator[ChunkResult]:
     """Run every chunk; yield the results in chunk order."""
     if not 1 <= workers <= MAX_WORKERS:
         raise InputError.single("--workers", f"must be between 1 and {MAX_WORKERS}, got {workers}")
-    jobs = [(list(protocols), setup, a, b, keep_rows) for a, b in chunks]
+    jobs = [(list(protocols), setup, a, b, keep_rows, keep_events) for a, b in chunks]
     if scheduler is not None:
         yield from _on_dask(jobs, scheduler)
     elif workers == 1 or len(jobs) <= 1:
@@ -64,26 +65,17 @@ def run_chunks(
 def _on_processes(jobs: list[tuple[Any, ...]], workers: int) -> Iterator[ChunkResult]:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["sim.cohort", "sim.workers"])
-    pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(jobs)), mp_context=context, initializer=_ignore_sigint
-    )
-    pending: deque[Future[ChunkResult]] = deque()
-    todo = iter(jobs)
+    pool = context.Pool(processes=min(workers, len(jobs)), initializer=_ignore_sigint)
+    finished = False
     try:
-        for job in todo:
-            pending.append(pool.submit(_run_chunk, job))
-            if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
-                break
-        while pending:
-            result = pending.popleft().result()
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append(pool.submit(_run_chunk, nxt))
-            yield result
+        yield from pool.imap(_run_chunk, jobs, chunksize=1)
+        finished = True
     finally:
-        for fut in pending:
-            fut.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        if finished:
+            pool.close()
+        else:  # Ctrl-C or an error: do not wait for chunks nobody will read
+            pool.terminate()
+        pool.join()
 
 
 def _on_dask(jobs: list[tuple[Any, ...]], address: str) -> Iterator[ChunkResult]:
@@ -94,7 +86,7 @@ def _on_dask(jobs: list[tuple[Any, ...]], address: str) -> Iterator[ChunkResult]
             "--scheduler", "needs dask.distributed: pip install 'cartsim[dask]'"
         ) from None
     try:
-        client = Client(address, timeout=30, set_as_default=False)  # type: ignore[no-untyped-call]
+        client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError, ValueError) as exc:
         raise InputError.single("--scheduler", f"cannot reach {address}: {exc}") from None
     pending: deque[Any] = deque()

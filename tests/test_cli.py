@@ -193,13 +193,14 @@ def test_events_csv(tmp_path: Path) -> None:
     with out.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert rows
-    assert list(rows[0]) == ["time_h", "day", "kind", "detail"]
+    assert {"time_h", "day", "kind", "fraction", "action", "rule", "reason"} <= set(rows[0])
     kinds = {row["kind"] for row in rows}
     assert "gate" in kinds
     for row in rows:
         float(row["time_h"])
         int(row["day"])
-        assert isinstance(json.loads(row["detail"]), dict)
+    gates = [r for r in rows if r["kind"] == "gate" and r["action"] != "give"]
+    assert gates and all(r["rule"] and r["reason"] for r in gates)
 
 
 def test_events_into_a_missing_folder_is_a_clean_error(tmp_path: Path) -> None:

@@ -46,6 +46,13 @@ PatientsOut = Annotated[
         "--patients-out", help="write one row per patient and arm (.csv, .parquet or .jsonl)"
     ),
 ]
+EventsOut = Annotated[
+    Path | None,
+    typer.Option(
+        "--events",
+        help="write every patient's event log, one tidy row per event (.csv, .parquet or .jsonl)",
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
 Timing = Annotated[
     bool,
@@ -56,24 +63,34 @@ Timing = Annotated[
 ]
 
 
+def _provenance(setup: Any, protocols: Sequence[Any], patients: int) -> dict[str, Any]:
+    from sim.exports.provenance import provenance
+    from sim.spec.load import spec_hash
+
+    return provenance(
+        seed=setup.seed,
+        protocols=[(lp.protocol.id, lp.hash) for lp in protocols],
+        extra={
+            "population": setup.population,
+            "patients": patients,
+            "fixed_covariates": dict(setup.fixed),
+            "model_parameters_hash": spec_hash(setup.parameters()),
+        },
+    )
+
+
 @contextlib.contextmanager
-def _patients_sink(path: Path | None, seed: int, protocols: Sequence[Any]) -> Iterator[Any]:
-    """A callable that writes chunks of per-patient rows, or None when not asked for."""
+def _table_sink(
+    path: Path | None, columns: Any, record: dict[str, Any], option: str
+) -> Iterator[Any]:
+    """A callable that writes chunks of rows to ``path``, or None when not asked for."""
     if path is None:
         yield None
         return
-    from sim.exports.patients import PATIENT_COLUMNS, patient_row
-    from sim.exports.provenance import provenance
     from sim.exports.tables import TableWriter
 
-    record = provenance(seed=seed, protocols=[(lp.protocol.id, lp.hash) for lp in protocols])
-    with TableWriter(path, PATIENT_COLUMNS, record) as writer:
-
-        def write(rows: list[dict[str, Any]]) -> None:
-            for row in rows:
-                writer.write(patient_row(row))
-
-        yield write
+    with TableWriter(path, columns, record, option=option) as writer:
+        yield writer.write_all
 
 
 def _setup(population: str, seed: int, fix: list[str] | None, params: Path | None) -> Any:
@@ -98,42 +115,59 @@ def _run(
     workers: int,
     scheduler: str | None,
     patients_out: Path | None,
+    events_out: Path | None,
     quiet: bool,
 ) -> Any:
     from sim.cohort import compare
     from sim.report.progress import progress_bar
 
+    record = _provenance(setup, loaded, patients)
+    patient_columns: Any = ()
+    event_columns: Any = ()
     if patients_out is not None:
-        from sim.exports.atomic import check_destination
+        from sim.exports.patients import PATIENT_COLUMNS
 
-        check_destination(patients_out, "--patients-out")
+        patient_columns = PATIENT_COLUMNS
+    if events_out is not None:
+        from sim.exports.events import event_columns as columns
+
+        event_columns = columns()
     label = f"{len(loaded)} arm(s)"
     with (
-        _patients_sink(patients_out, setup.seed, loaded) as sink,
+        _table_sink(patients_out, patient_columns, record, "--patients-out") as write_rows,
+        _table_sink(events_out, event_columns, record, "--events") as write_events,
         progress_bar(patients, label, enabled=not quiet) as advance,
     ):
+        on_rows = None
+        if write_rows is not None:
+            from sim.exports.patients import patient_row
+
+            def on_rows(rows: list[dict[str, Any]]) -> None:
+                write_rows(patient_row(r) for r in rows)
+
         return compare(
-            loaded, setup, patients, advance, workers=workers, scheduler=scheduler, on_rows=sink
+            loaded,
+            setup,
+            patients,
+            advance,
+            workers=workers,
+            scheduler=scheduler,
+            on_rows=on_rows,
+            on_events=write_events,
         )
 
 
-def _emit(data: dict[str, Any], as_json: bool, csv: Path | None, run: Any) -> None:
+def _emit(data: dict[str, Any], as_json: bool, csv: Path | None, record: dict[str, Any]) -> None:
     from sim.report.cohort_table import comparison_csv, print_comparison
     from sim.report.trace import dumps
 
     if csv is not None:
         from sim.exports.atomic import atomic_text
-        from sim.exports.provenance import provenance, write_sidecar
+        from sim.exports.provenance import write_sidecar
 
         with atomic_text(csv, option="--csv") as fh:
             fh.write(comparison_csv(data))
-        write_sidecar(
-            csv,
-            provenance(
-                seed=data["seed"],
-                protocols=[(lp.protocol.id, lp.hash) for lp in run.protocols],
-            ),
-        )
+        write_sidecar(csv, record, option="--csv", file_format="csv")
     if as_json:
         typer.echo(dumps(data))
     else:
@@ -152,19 +186,20 @@ def _cohort_command(
     as_json: bool,
     csv: Path | None,
     patients_out: Path | None,
+    events_out: Path | None,
     quiet: bool,
     timing: bool,
 ) -> None:
     from sim.spec.load import load_protocol
 
-    def work() -> tuple[dict[str, Any], Any]:
+    def work() -> tuple[dict[str, Any], dict[str, Any]]:
         setup = _setup(population, seed, fix, params)
         loaded = [load_protocol(t) for t in targets]
-        run = _run(loaded, setup, patients, workers, scheduler, patients_out, quiet)
-        return run.to_json(timing=timing), run
+        run = _run(loaded, setup, patients, workers, scheduler, patients_out, events_out, quiet)
+        return run.to_json(timing=timing), _provenance(setup, loaded, patients)
 
-    data, run = guarded(work)
-    guarded(lambda: _emit(data, as_json, csv, run))
+    data, record = guarded(work)
+    guarded(lambda: _emit(data, as_json, csv, record))
 
 
 def register(app: typer.Typer) -> None:
@@ -181,13 +216,14 @@ def register(app: typer.Typer) -> None:
         as_json: AsJson = False,
         csv: Csv = None,
         patients_out: PatientsOut = None,
+        events: EventsOut = None,
         quiet: Quiet = False,
         timing: Timing = True,
     ) -> None:
         """Run a cohort of virtual patients through one protocol; endpoints with 95 % CIs."""
         _cohort_command(
             [protocol], patients, population, seed, fix, params, workers, scheduler,
-            as_json, csv, patients_out, quiet, timing,
+            as_json, csv, patients_out, events, quiet, timing,
         )  # fmt: skip
 
     @app.command("compare")
@@ -203,13 +239,14 @@ def register(app: typer.Typer) -> None:
         as_json: AsJson = False,
         csv: Csv = None,
         patients_out: PatientsOut = None,
+        events: EventsOut = None,
         quiet: Quiet = False,
         timing: Timing = True,
     ) -> None:
         """Compare protocols on the same virtual patients (common random numbers)."""
         _cohort_command(
             protocols, patients, population, seed, fix, params, workers, scheduler,
-            as_json, csv, patients_out, quiet, timing,
+            as_json, csv, patients_out, events, quiet, timing,
         )  # fmt: skip
 
     @app.command()
@@ -243,7 +280,7 @@ def register(app: typer.Typer) -> None:
             grid = sweep_grid(settings)
             loaded = [load_variant(protocol, s) for s in grid]
             setup = _setup(population, seed, fix, params)
-            run = _run(loaded, setup, patients, workers, scheduler, None, quiet)
+            run = _run(loaded, setup, patients, workers, scheduler, None, None, quiet)
             return sweep_json(run.to_json(timing=timing), [variant_label(s) for s in grid])
 
         data = guarded(work)

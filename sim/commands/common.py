@@ -26,6 +26,13 @@ def guarded(fn: Callable[[], T]) -> T:
     except RunawayError as exc:
         Console(stderr=True, soft_wrap=True).print(f"error: {exc}", markup=False)
         raise typer.Exit(3) from None
+    except KeyboardInterrupt:
+        # Outputs are written to temporary names and renamed only when complete, so an
+        # interrupted command leaves no partial file behind.
+        Console(stderr=True, soft_wrap=True).print(
+            "interrupted: stopped; no partial output files were left", markup=False
+        )
+        raise typer.Exit(130) from None
 
 
 def console() -> Console:

@@ -40,8 +40,8 @@ def dumps(data: Any) -> str:
 
 def write_events(result: RunResult, path: Path) -> None:
     """``cartsim run --events``: the event log as .jsonl, .parquet (the tidy event table of
-    :mod:`sim.exports.events`) or .csv (the compact layout: time_h, day, kind, detail),
+    :mod:`sim.exports.events`) or .csv (one tidy row per event, the same columns),
     written atomically with a ``.provenance.json`` sidecar."""
     from sim.exports.events import write_events as write_event_table
 
-    write_event_table(result, path, option="--events", csv_layout="compact")
+    write_event_table(result, path, option="--events", csv_layout="tidy")

@@ -33,6 +33,23 @@ class LoadedProtocol:
     origin: str
     hash: str
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Compiled rule conditions hold closures, which do not pickle: ship the canonical
+        # JSON to worker processes and validate it there (once per worker and hash).
+        return (_rebuilt, (self.protocol.model_dump(mode="json"), self.origin, self.hash))
+
+
+@cache
+def _validated(text: str) -> Protocol:
+    return Protocol.model_validate(json.loads(text))
+
+
+def _rebuilt(data: dict[str, Any], origin: str, digest: str) -> LoadedProtocol:
+    protocol = _validated(json.dumps(data, sort_keys=True))
+    if spec_hash(protocol) != digest:  # pragma: no cover - a bug, not bad input
+        raise RuntimeError(f"protocol {origin} changed in transit")
+    return LoadedProtocol(protocol, origin, digest)
+
 
 @dataclass(frozen=True)
 class LoadedScenario:

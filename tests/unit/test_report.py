@@ -57,5 +57,6 @@ def test_event_files(tmp_path: Path) -> None:
     with out.open() as fh:
         table = list(csv.DictReader(fh))
     assert len(table) == len(result.events)
-    assert {"time_h", "day", "kind", "detail"} == set(table[0])
+    assert {"time_h", "day", "kind", "fraction", "cells_per_kg"} <= set(table[0])
+    assert [r["kind"] for r in table] == [e.kind for e in result.events]
     assert not list(tmp_path.glob("*.tmp"))
