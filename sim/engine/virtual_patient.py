@@ -9,6 +9,7 @@ death are logged as events.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Generator
 from typing import Any
 
@@ -59,28 +60,42 @@ class VirtualPatient:
         dose_event: SimEvent = c.after_dose(lambda label, n: True)
         yield dose_event
         plan = Plan()
+        changes: list[tuple[float, str]] = []  # (time, channel) of the plan, time-ordered
+        synced_to = 0  # changes[:synced_to] are applied
         while True:
+            now = c.now
             if dose_event.triggered:
                 model.ld_given = c.ld_given
-                model.add_dose(c.now, c.last_dose_cells_per_kg)
+                model.add_dose(now, c.last_dose_cells_per_kg)
                 plan = model.plan()
                 c.record("kinetics", **{k: round(v, 3) for k, v in plan.kinetics.items()})
                 dose_event = c.after_dose(lambda label, n: True)
-            self._sync(c, plan, applied)
+                changes = sorted((t, ch) for ch, tl in plan.channels.items() for t, _ in tl)
+                synced_to = bisect.bisect_right(changes, (now, "\U0010ffff"))
+                self._sync(c, plan, applied, sorted(set(plan.channels) | set(applied)))
+            else:
+                # only channels with a change since the last wake can differ from applied
+                due = bisect.bisect_right(changes, (now, "\U0010ffff"))
+                if due > synced_to:
+                    self._sync(c, plan, applied, sorted({ch for _, ch in changes[synced_to:due]}))
+                    synced_to = due
             if self._emit(c, plan, emitted):
                 return
-            upcoming = [t for tl in plan.channels.values() for t, _ in tl if t > c.now]
-            upcoming += [
-                t for t, kind, _ in plan.outcomes if t > c.now and (kind, t) not in emitted
-            ]
+            upcoming = [changes[synced_to][0]] if synced_to < len(changes) else []
+            upcoming += [t for t, kind, _ in plan.outcomes if t > now and (kind, t) not in emitted]
             if not upcoming:
                 yield dose_event
                 continue
             yield c.until(min(upcoming), ASSESS) | dose_event
 
     @staticmethod
-    def _sync(c: Course, plan: Plan, applied: dict[str, dict[str, Any] | None]) -> None:
-        for channel in sorted(set(plan.channels) | set(applied)):
+    def _sync(
+        c: Course,
+        plan: Plan,
+        applied: dict[str, dict[str, Any] | None],
+        channels: list[str],
+    ) -> None:
+        for channel in channels:
             want = _value_at(plan.channels.get(channel, []), c.now)
             if applied.get(channel) != want:
                 applied[channel] = want

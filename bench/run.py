@@ -1,0 +1,194 @@
+"""cartsim benchmarks: each figure is a ratio against a baseline measured in the same run.
+
+    python bench/run.py                 # all four, at the sizes of issue 5 (long: ~1 h on 2 cores)
+    python bench/run.py overhead --patients 2000     # one benchmark, smaller
+    python bench/run.py memory --big 200000
+
+Benchmarks are not tests: the machine they run on is shared and noisy, so they report
+ratios (cartsim vs a baseline timed next to it), never absolute targets.
+
+- overhead: wall time of a cohort of each built-in protocol divided by the wall time of a
+  bare SimPy loop that processes the same number of events with trivial processes
+  (target <= 3).
+- workers: ``compare --workers 2`` vs ``--workers 1`` (target >= 1.8x faster), with
+  byte-identical ``--json --no-timing`` output.
+- memory: peak RSS of ``cohort`` at a big vs a small cohort (target <= 1.2x).
+- startup: ``cartsim --help`` and ``cartsim run <scenario>`` vs
+  ``python -c "import simpy, numpy, pydantic, typer"`` (target <= 1.5x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+CLI = [sys.executable, "-m", "sim"]
+
+
+def _wall(cmd: list[str], repeat: int = 1) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bare_simpy(events: int, per_patient: int) -> float:
+    """Seconds for a bare SimPy loop: one environment per 'patient', one trivial process
+    yielding timeouts, ``events`` events processed in all."""
+    import simpy
+
+    def patient(env: Any, n: int) -> Any:
+        for _ in range(n):
+            yield env.timeout(1.0)
+
+    start = time.perf_counter()
+    done = 0
+    while done < events:
+        env = simpy.Environment()
+        # Environment start + process init + n timeouts + process end = n + 2 events
+        n = max(1, min(per_patient, events - done) - 2)
+        env.process(patient(env, n))
+        env.run()
+        done += n + 2
+    return time.perf_counter() - start
+
+
+def overhead(args: argparse.Namespace) -> dict[str, Any]:
+    from sim.cohort import CohortSetup, compare
+    from sim.spec.load import builtin_ids, load_protocol
+
+    rows = {}
+    for ident in builtin_ids("protocol"):
+        population = "post-allo-relapse" if ident.startswith("car-dli") else "adult-rr-ball"
+        lp = load_protocol(ident)
+        start = time.perf_counter()
+        run = compare([lp], CohortSetup(population=population, seed=1), args.patients)
+        wall = time.perf_counter() - start
+        per_patient = max(3, round(run.sim_events / args.patients))
+        bare = bare_simpy(run.sim_events, per_patient)
+        rows[ident] = {
+            "patients": args.patients,
+            "sim_events": run.sim_events,
+            "cartsim_s": round(wall, 3),
+            "bare_simpy_s": round(bare, 3),
+            "ratio": round(wall / bare, 1),
+        }
+        print(f"  {ident:<24} {run.sim_events:>9} events  cartsim {wall:7.2f} s  "
+              f"bare SimPy {bare:6.3f} s  ratio {wall / bare:6.1f}", flush=True)
+    return rows
+
+
+def workers(args: argparse.Namespace) -> dict[str, Any]:
+    cmd = [*CLI, "compare", "cart19-be-02", "msk-19-28z", "--patients", str(args.patients),
+           "--json", "--no-timing", "-q"]
+    out: dict[int, bytes] = {}
+    wall: dict[int, float] = {}
+    for w in (1, 2):
+        start = time.perf_counter()
+        out[w] = subprocess.run([*cmd, "--workers", str(w)], check=True,
+                                capture_output=True).stdout
+        wall[w] = time.perf_counter() - start
+    row = {
+        "patients": args.patients,
+        "workers_1_s": round(wall[1], 2),
+        "workers_2_s": round(wall[2], 2),
+        "speed_up": round(wall[1] / wall[2], 2),
+        "identical_json": out[1] == out[2],
+    }
+    print(f"  {row}", flush=True)
+    return row
+
+
+def _peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
+    """Peak RSS (MB) of a command run in a fresh child, and its wall time."""
+    probe = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, "
+        "time.perf_counter() - t)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", probe, *cmd], check=True, capture_output=True,
+                         text=True)
+    mb, secs = res.stdout.split()
+    return float(mb), float(secs)
+
+
+def memory(args: argparse.Namespace) -> dict[str, Any]:
+    base = [*CLI, "cohort", args.protocol, "--json", "-q", "--workers", str(args.workers)]
+    small_mb, _ = _peak_rss_mb([*base, "--patients", str(args.small)])
+    big_mb, big_s = _peak_rss_mb([*base, "--patients", str(args.big)])
+    row = {
+        "protocol": args.protocol,
+        "small_patients": args.small,
+        "big_patients": args.big,
+        "small_peak_rss_mb": round(small_mb, 1),
+        "big_peak_rss_mb": round(big_mb, 1),
+        "big_wall_s": round(big_s, 1),
+        "ratio": round(big_mb / small_mb, 3),
+    }
+    print(f"  {row}", flush=True)
+    return row
+
+
+def startup(args: argparse.Namespace) -> dict[str, Any]:
+    base = _wall([sys.executable, "-c", "import simpy, numpy, pydantic, typer"], args.repeat)
+    help_s = _wall([*CLI, "--help"], args.repeat)
+    run_s = _wall([*CLI, "run", "fractionated-crs-hold"], args.repeat)
+    row = {
+        "imports_s": round(base, 3),
+        "help_s": round(help_s, 3),
+        "run_scenario_s": round(run_s, 3),
+        "help_ratio": round(help_s / base, 2),
+        "run_ratio": round(run_s / base, 2),
+    }
+    print(f"  {row}", flush=True)
+    return row
+
+
+BENCHES: dict[str, tuple[Callable[[argparse.Namespace], dict[str, Any]], str]] = {
+    "overhead": (overhead, "engine overhead vs a bare SimPy loop (target <= 3)"),
+    "workers": (workers, "--workers 2 vs 1 (target >= 1.8x, identical output)"),
+    "memory": (memory, "peak RSS, big vs small cohort (target <= 1.2x)"),
+    "startup": (startup, "start-up vs bare imports (target <= 1.5x)"),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("which", nargs="*", choices=[*BENCHES, []], default=[])
+    parser.add_argument("--patients", type=int, default=None,
+                        help="cohort size (overhead: 20000; workers: 40000)")
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--big", type=int, default=1_000_000)
+    parser.add_argument("--protocol", default="tisagenlecleucel-label")
+    parser.add_argument("--workers", type=int, default=2, help="memory bench worker count")
+    parser.add_argument("--repeat", type=int, default=5, help="start-up repeats (median)")
+    parser.add_argument("--out", help="also write the figures as JSON to this file")
+    args = parser.parse_args()
+    results = {}
+    for name in args.which or list(BENCHES):
+        fn, title = BENCHES[name]
+        sub = argparse.Namespace(**vars(args))
+        if sub.patients is None:
+            sub.patients = {"overhead": 20_000, "workers": 40_000}.get(name, 0)
+        print(f"{name}: {title}", flush=True)
+        results[name] = fn(sub)
+    results["machine"] = {"cpus": len(__import__("os").sched_getaffinity(0)),
+                          "load_1min": round(__import__("os").getloadavg()[0], 2)}
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=2)
+            fh.write("\n")
+
+
+if __name__ == "__main__":
+    main()
