@@ -3,9 +3,11 @@
 Each patient's outcome row (:func:`sim.outcomes.patient_outcomes`) is added to an
 :class:`ArmTally` and then dropped. A tally keeps counts for rates, a table of
 ``value -> count`` for medians, a table of ``time -> (events, censorings)`` for
-Kaplan-Meier, and the decision-path counts. Values are binned to 4 significant digits
-(:func:`binned`) so the tables stay small however many patients are added (relative
-resolution 0.05 %; dose levels and hour grids are kept exactly). Paired comparisons on the
+Kaplan-Meier, and the decision-path counts. Values are binned to 3 significant digits
+(:func:`binned`) so the tables stay small however many patients are added: at most 900
+distinct values per decade (relative resolution 0.5 %; dose levels such as 0.1, 0.3 or
+2 x10^6/kg and whole hours up to 999 h are kept exactly; survival times above 100 days
+are kept to the day). Paired comparisons on the
 same patients keep the paired 2x2 tables and the moments of the paired differences
 (:class:`PairTally`).
 
@@ -93,9 +95,12 @@ PAIRED_RATES: dict[str, Callable[[Row], bool]] = {
 }
 
 
+SIGNIFICANT_DIGITS = 3
+
+
 def binned(x: float) -> float:
-    """``x`` to 4 significant digits (the resolution of tallied medians and survival times)."""
-    return float(f"{x:.4g}")
+    """``x`` to 3 significant digits (the resolution of tallied medians and survival times)."""
+    return float(f"{x:.3g}")
 
 
 def _in_subset(row: Row, subset: str) -> bool:
@@ -174,9 +179,8 @@ class ArmTally:
         out: dict[str, Estimate] = {slug: wilson(self.rates[slug], self.n) for slug in RATES}
         for slug in MEDIANS:
             est = median_ci_counts(*_table(self.values[slug]))
-            out[slug] = Estimate(
-                est.value, est.ci_low, est.ci_high, est.n, est.method + ", 4 significant digits"
-            )
+            method = f"{est.method}, values to {SIGNIFICANT_DIGITS} significant digits"
+            out[slug] = Estimate(est.value, est.ci_low, est.ci_high, est.n, method)
         for kind in SURVIVAL:
             out[f"{kind}_12m"] = km_at_table(*self._km(kind), YEAR_DAYS)
             out[f"{kind}_24m"] = km_at_table(*self._km(kind), 2 * YEAR_DAYS)

@@ -25,7 +25,7 @@ from sim.spec.load import (
     resolve_protocol_path,
     spec_hash,
 )
-from sim.spec.yamlio import Located
+from sim.spec.yamlio import Located, parse_yaml
 
 Setting = tuple[str, Any]  # (dotted path, value)
 MAX_VARIANTS = 1000
@@ -40,9 +40,11 @@ def parse_set(option: str) -> tuple[str, list[Any]]:
             "--set", f"'{option}': expected PATH=V1,V2,... (e.g. interval_h=24,48)"
         )
     try:
-        parsed = yaml.safe_load(f"[{raw}]")
-    except yaml.YAMLError:
-        raise InputError.single("--set", f"'{option}': the values are not valid YAML") from None
+        parsed = parse_yaml(f"[{raw}]".encode(), "--set").data
+    except InputError as exc:
+        raise InputError.single(
+            "--set", f"'{option}': the values are not valid YAML ({exc.problems[0].message})"
+        ) from None
     if not isinstance(parsed, list) or not parsed:
         raise InputError.single("--set", f"'{option}': no values")
     return path, parsed
