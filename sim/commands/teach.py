@@ -1,9 +1,294 @@
-"""Teaching and review commands: decision paths, plots and the HTML report (issue 4)."""
+"""Teaching and review commands: decision paths, plots and the HTML report (issue 4).
+
+Thin commands: parse, call one library function, print or write. Heavy libraries
+(matplotlib, numpy) are imported inside the commands only.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from sim.commands.common import (
+    Age,
+    AsJson,
+    Blasts,
+    Fix,
+    Height,
+    Params,
+    Population,
+    Weight,
+    console,
+    fixed_covariates,
+    guarded,
+    run_target_cli,
+)
+from sim.errors import InputError
+
+if TYPE_CHECKING:
+    from sim.cohort import CohortSetup
+    from sim.spec.load import LoadedProtocol
+
+DEFAULT_PATIENTS = 200
+
+Targets = Annotated[
+    list[str],
+    typer.Argument(help="built-in protocol or scenario ids, or YAML files"),
+]
+Output = Annotated[Path, typer.Option("-o", "--output", help="the file to write")]
+OptionalPatients = Annotated[
+    int | None,
+    typer.Option(
+        "--patients",
+        min=1,
+        max=10_000_000,
+        help=f"virtual patients per arm: a cohort (default {DEFAULT_PATIENTS} when several "
+        "protocols are given; without it, one protocol or scenario is one patient)",
+    ),
+]
+AnySeed = Annotated[
+    int | None,
+    typer.Option(help="seed (default: the scenario's, or 0; the root seed of a cohort)"),
+]
+UntilDay = Annotated[
+    float | None, typer.Option("--until-day", help="timeline: show the run up to this day")
+]
+FIGURES = ("all", "swimmer", "survival", "doses")
+Figure = Annotated[
+    str,
+    typer.Option(
+        "--figure", help="cohort plots: all (one tall figure), swimmer, survival or doses"
+    ),
+]
+
+
+def _setup(population: str, seed: int, fix: list[str] | None, params: Path | None) -> CohortSetup:
+    from sim.cohort import CohortSetup
+    from sim.model.parameters import load_parameters
+    from sim.targets import fixed_patient_check
+
+    setup = CohortSetup(
+        population=population,
+        seed=seed,
+        fixed=fixed_covariates(fix),
+        params=load_parameters(params),
+    )
+    fixed_patient_check(setup)
+    return setup
+
+
+def _protocols(targets: list[str]) -> list[LoadedProtocol]:
+    from sim.spec.load import LoadedScenario, load_target
+
+    loaded = [load_target(t) for t in targets]
+    for target, item in zip(targets, loaded, strict=True):
+        if isinstance(item, LoadedScenario):
+            raise InputError.single(
+                target,
+                "is a scenario (one scripted patient); a cohort needs protocols",
+            )
+    return [item for item in loaded if not isinstance(item, LoadedScenario)]
+
+
+def _cohort_size(targets: list[str], patients: int | None) -> int | None:
+    """Patients per arm for a cohort, or None for one patient's run."""
+    if patients is not None:
+        return patients
+    if len(targets) > 1:
+        return DEFAULT_PATIENTS
+    return None
+
+
+def _one_patient_only(**given: Any) -> None:
+    named = [name for name, value in given.items() if value is not None]
+    if named:
+        raise InputError.single(
+            f"--{named[0]}",
+            "sets one patient's covariate; for a cohort use --fix NAME=VALUE",
+        )
+
+
+def _no_fix_for_one(fix: list[str] | None, params: Path | None, population: str) -> None:
+    if fix or params is not None or population != "adult-rr-ball":
+        raise InputError.single(
+            "--fix/--params/--population",
+            "apply to cohorts (add --patients N); one patient's run takes --weight, --height, "
+            "--age, --blasts",
+        )
+
+
+def paths(
+    protocol: Annotated[str, typer.Argument(help="built-in protocol id or file")],
+    patients: Annotated[
+        int, typer.Option("--patients", min=1, max=10_000_000, help="virtual patients")
+    ] = 1000,
+    population: Population = "adult-rr-ball",
+    seed: Annotated[int, typer.Option(help="root seed")] = 0,
+    fix: Fix = None,
+    params: Params = None,
+    as_json: AsJson = False,
+) -> None:
+    """Decision paths: what happened to each fraction, as a tree with shares and 95 % CIs.
+
+    Each planned fraction is given on time, given after a delay, given at a reduced dose,
+    skipped, or the protocol stops (or the patient dies) there. The share is of all
+    patients, with its Wilson interval; "of parent" is the share of the branch above.
+    """
+    from sim.paths import path_counts, path_tree, tree_json, tree_lines
+    from sim.report.trace import dumps
+
+    def work() -> tuple[Any, Any]:
+        setup = _setup(population, seed, fix, params)
+        (loaded,) = _protocols([protocol])
+        counts = path_counts(loaded, setup, patients)
+        return loaded, path_tree(counts, patients, [f.id for f in loaded.protocol.fractions])
+
+    loaded, tree = guarded(work)
+    if as_json:
+        typer.echo(
+            dumps(
+                tree_json(
+                    tree,
+                    protocol=loaded.protocol.id,
+                    seed=seed,
+                    population=population,
+                    protocol_hash=loaded.hash,
+                )
+            )
+        )
+        return
+    out = console()
+    out.print(
+        f"{loaded.protocol.id}: decision paths of {patients} virtual patients "
+        f"(population {population}, seed {seed})",
+        markup=False,
+    )
+    out.print(
+        "share = of all patients, with its 95 % Wilson CI; of parent = of the branch above",
+        markup=False,
+    )
+    for line in tree_lines(tree):
+        out.print(line, markup=False, highlight=False)
+
+
+def plot(
+    targets: Targets,
+    output: Output,
+    patients: OptionalPatients = None,
+    seed: AnySeed = None,
+    population: Population = "adult-rr-ball",
+    fix: Fix = None,
+    params: Params = None,
+    figure: Figure = "all",
+    until_day: UntilDay = None,
+    weight: Weight = None,
+    height: Height = None,
+    age: Age = None,
+    blasts: Blasts = None,
+) -> None:
+    """Plot one patient's timeline, or a cohort's swimmer, survival and dose plots.
+
+    One target without --patients: the timeline of the scenario, or of virtual patient 0
+    of the protocol. --patients N, or several protocols: cohort plots (--figure picks
+    one). The file is PNG or SVG, by the extension of -o.
+    """
+    from sim.plots.files import figure_format, save_figure
+
+    guarded(lambda: figure_format(output))
+    n = _cohort_size(targets, patients)
+    if n is None:
+
+        def one() -> Any:
+            from sim.plots.timeline import timeline_figure
+
+            _no_fix_for_one(fix, params, population)
+            if figure != "all":
+                raise InputError.single("--figure", "applies to cohort plots (add --patients N)")
+            result = run_target_cli(targets[0], seed, weight, height, age, blasts)
+            return timeline_figure(result, until_day=until_day)
+
+        fig = guarded(one)
+    else:
+
+        def cohort() -> Any:
+            from sim.plots.cohort import run_arms
+
+            _one_patient_only(weight=weight, height=height, age=age, blasts=blasts)
+            if figure not in FIGURES:
+                raise InputError.single("--figure", f"'{figure}': use one of {', '.join(FIGURES)}")
+            setup = _setup(population, seed or 0, fix, params)
+            arms = run_arms(_protocols(targets), setup, n)
+            return _cohort_plot(figure, arms)
+
+        fig = guarded(cohort)
+    guarded(lambda: save_figure(fig, output))
+    typer.echo(f"wrote {output}")
+
+
+def _cohort_plot(figure: str, arms: Any) -> Any:
+    if figure == "swimmer":
+        from sim.plots.swimmer import swimmer_figure
+
+        return swimmer_figure(arms)
+    if figure == "survival":
+        from sim.plots.survival import survival_figure
+
+        return survival_figure(arms)
+    if figure == "doses":
+        from sim.plots.distributions import distributions_figure
+
+        return distributions_figure(arms)
+    from sim.plots.cohort_figure import cohort_figure
+
+    return cohort_figure(arms)
+
+
+def report(
+    targets: Targets,
+    output: Output,
+    patients: OptionalPatients = None,
+    seed: AnySeed = None,
+    population: Population = "adult-rr-ball",
+    fix: Fix = None,
+    params: Params = None,
+    weight: Weight = None,
+    height: Height = None,
+    age: Age = None,
+    blasts: Blasts = None,
+) -> None:
+    """Write one self-contained HTML report (opens offline, no network requests).
+
+    For a scenario or a protocol: summary, timeline, schedule and the plain-language
+    narrative. For a cohort (--patients N, or several protocols): also the comparison
+    table, the decision paths of each arm and the plots.
+    """
+    from sim.report.html import check_report_path, cohort_report, run_report, write_report
+
+    guarded(lambda: check_report_path(output))
+    n = _cohort_size(targets, patients)
+    if n is None:
+
+        def one() -> str:
+            _no_fix_for_one(fix, params, population)
+            return run_report(run_target_cli(targets[0], seed, weight, height, age, blasts))
+
+        text = guarded(one)
+    else:
+
+        def cohort() -> str:
+            _one_patient_only(weight=weight, height=height, age=age, blasts=blasts)
+            setup = _setup(population, seed or 0, fix, params)
+            return cohort_report(_protocols(targets), setup, n)
+
+        text = guarded(cohort)
+    guarded(lambda: write_report(output, text))
+    typer.echo(f"wrote {output}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app`` (filled in by the issue-4 work)."""
+    """Add the ``paths``, ``plot`` and ``report`` commands to ``app``."""
+    app.command("paths")(paths)
+    app.command("plot")(plot)
+    app.command("report")(report)
