@@ -36,7 +36,7 @@ as JSON (:func:`tree_json`).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -107,11 +107,21 @@ def fraction_path(events: Sequence[Event]) -> FractionPath:
     return tuple(path)
 
 
-def path_counts(loaded: LoadedProtocol, setup: CohortSetup, n: int) -> Counter[FractionPath]:
-    """How many of the cohort's ``n`` virtual patients followed each path."""
-    from sim.cohort import run_patient_result
+def path_counts(
+    loaded: LoadedProtocol,
+    setup: CohortSetup,
+    n: int,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Counter[FractionPath]:
+    """How many of the cohort's ``n`` virtual patients followed each path (the cohort runner
+    tallies every patient's path; chunks run on ``workers`` processes or on Dask)."""
+    from sim.cohort import compare
 
-    return Counter(fraction_path(run_patient_result(loaded, setup, i).events) for i in range(n))
+    run = compare([loaded], setup, n, progress, workers=workers, scheduler=scheduler)
+    return Counter(run.total.arms[0].paths)
 
 
 @dataclass(frozen=True)

@@ -162,12 +162,12 @@ def test_run_events_option_writes_parquet_with_provenance(tmp_path: Path) -> Non
     assert sidecar["scenario"] == "fractionated-crs-hold"
 
 
-def test_run_events_csv_keeps_the_compact_layout(tmp_path: Path) -> None:
+def test_run_events_csv_is_the_tidy_table(tmp_path: Path) -> None:
     out = tmp_path / "run.csv"
     assert invoke("run", "fractionated-crs-hold", "--events", str(out)).exit_code == 0
     with out.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["time_h", "day", "kind", "detail"]
+    assert tuple(rows[0]) == tuple(c.name for c in EVENT_COLUMNS)
     assert read_sidecar(out)["output"]["rows"] == len(rows)
 
 

@@ -22,24 +22,14 @@ from sim.commands.common import (
     Params,
     Patients,
     Population,
+    Quiet,
+    Scheduler,
+    Workers,
     console,
     fixed_covariates,
     guarded,
 )
 
-Workers = Annotated[
-    int,
-    typer.Option(
-        "--workers", min=1, max=256, help="local worker processes (output does not depend on it)"
-    ),
-]
-Scheduler = Annotated[
-    str | None,
-    typer.Option(
-        "--scheduler",
-        help="run on a Dask distributed cluster at this address (e.g. tcp://host:8786)",
-    ),
-]
 PatientsOut = Annotated[
     Path | None,
     typer.Option(
@@ -53,7 +43,6 @@ EventsOut = Annotated[
         help="write every patient's event log, one tidy row per event (.csv, .parquet or .jsonl)",
     ),
 ]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
 Timing = Annotated[
     bool,
     typer.Option(

@@ -96,3 +96,19 @@ def fixed_covariates(items: list[str] | None) -> tuple[tuple[str, Any], ...]:
             )
         out.append((key, yaml.safe_load(raw)))
     return tuple(out)
+
+
+Workers = Annotated[
+    int,
+    typer.Option(
+        "--workers", min=1, max=256, help="local worker processes (output does not depend on it)"
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="run on a Dask distributed cluster at this address (e.g. tcp://host:8786)",
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]

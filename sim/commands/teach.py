@@ -19,7 +19,10 @@ from sim.commands.common import (
     Height,
     Params,
     Population,
+    Quiet,
+    Scheduler,
     Weight,
+    Workers,
     console,
     fixed_covariates,
     guarded,
@@ -128,6 +131,9 @@ def paths(
     seed: Annotated[int, typer.Option(help="root seed")] = 0,
     fix: Fix = None,
     params: Params = None,
+    workers: Workers = 1,
+    scheduler: Scheduler = None,
+    quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
     """Decision paths: what happened to each fraction, as a tree with shares and 95 % CIs.
@@ -137,12 +143,16 @@ def paths(
     patients, with its Wilson interval; "of parent" is the share of the branch above.
     """
     from sim.paths import path_counts, path_tree, tree_json, tree_lines
+    from sim.report.progress import progress_bar
     from sim.report.trace import dumps
 
     def work() -> tuple[Any, Any]:
         setup = _setup(population, seed, fix, params)
         (loaded,) = _protocols([protocol])
-        counts = path_counts(loaded, setup, patients)
+        with progress_bar(patients, "paths", enabled=not quiet) as advance:
+            counts = path_counts(
+                loaded, setup, patients, workers=workers, scheduler=scheduler, progress=advance
+            )
         return loaded, path_tree(counts, patients, [f.id for f in loaded.protocol.fractions])
 
     loaded, tree = guarded(work)
