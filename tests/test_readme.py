@@ -40,3 +40,39 @@ def test_readme_command_runs(command: str) -> None:
     result = CliRunner().invoke(app, shlex.split(command))
     assert result.exit_code == 0, result.output
     assert result.output.strip()
+
+
+def _cohort_examples() -> list[str]:
+    """Examples of the cohort, plot, report and export commands (run smaller, see below)."""
+    text = README.replace("\\\n", " ")
+    found = re.findall(
+        r"cartsim ((?:cohort|compare|sweep|paths|plot|report|export)(?![a-z])[^`\n|]*)", text
+    )
+    commands = []
+    for cmd in found:
+        cmd = " ".join(cmd.split())
+        if "[" in cmd or any(re.fullmatch(r"[A-Z][A-Z0-9]*(\.\.\.)?", tok) for tok in cmd.split()):
+            continue
+        commands.append(cmd)
+    return sorted(set(commands))
+
+
+def test_readme_has_cohort_examples() -> None:
+    verbs = {c.split()[0] for c in _cohort_examples()}
+    assert {"compare", "sweep", "paths", "plot", "report", "export"} <= verbs
+
+
+@pytest.mark.parametrize("command", _cohort_examples())
+def test_readme_cohort_example_runs(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As written, except --patients is cut to 12 and --workers to 1 to keep the suite quick;
+    output files land in a temporary folder."""
+    monkeypatch.chdir(tmp_path)
+    args = shlex.split(command)
+    for option, small in (("--patients", "12"), ("--workers", "1")):
+        if option in args:
+            args[args.index(option) + 1] = small
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() or any(tmp_path.iterdir())
