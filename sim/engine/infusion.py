@@ -53,7 +53,9 @@ def _fmt_h(hours: float) -> str:
 
 def attempt_dose(c: Course, a: Attempt, guard: Guard | None = None) -> Process:
     """Run one dose attempt; returns a :class:`Result` (as the generator's value)."""
-    if a.deadline_h is not None and a.earliest_h >= a.deadline_h:
+    # the attempt starts at its earliest time, or now if that has passed (after a long hold
+    # of the previous fraction, the minimum interval may have run out long ago)
+    if a.deadline_h is not None and max(a.earliest_h, c.now) >= a.deadline_h:
         reason = (
             f"cannot start before its deadline (day {c.study_day(a.deadline_h) - 1} "
             "was the last day allowed)"

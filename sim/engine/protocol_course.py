@@ -9,6 +9,8 @@ the end of its ``latest_day`` is missed (``if_missed``: skip or stop).
 Undelivered cells: with ``undelivered: drop`` a skipped fraction's cells are not given;
 with ``carry_forward`` they are added to the next fraction (and dropped if none is
 left). When the protocol stops, every fraction not yet given is logged as not given.
+Repeat dosing starts only after a CAR-T dose was given (with every fraction skipped,
+there is nothing to repeat and no day 0 to count its days from).
 
 Lymphodepletion validity: while no CAR-T dose has been given, each gate check first
 checks that the first infusion still starts within ``max_days_after_ld`` days of the
@@ -209,5 +211,12 @@ def protocol_course(c: Course) -> Generator[Any, Any, str]:
             reason="no later fraction to carry the cells of a skipped fraction into",
         )
     if p.repeat_dosing is not None:
+        if c.first_infusion_h is None:  # every fraction skipped: there is nothing to repeat
+            c.record(
+                "repeat_phase",
+                status="not started",
+                reason="no CAR-T dose was given, so there is nothing to repeat",
+            )
+            return "completed"
         return (yield from repeat_course(c))
     return "completed"

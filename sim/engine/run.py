@@ -76,8 +76,13 @@ def run_course(
     scenario: str | None = None,
     max_events: int = MAX_EVENTS,
     horizon_day: int | None = None,
+    start_h: float | None = None,
 ) -> RunResult:
-    env = simpy.Environment(initial_time=start_time_h(protocol))
+    """Run ``patient`` through ``protocol``; ``start_h`` (sim hours) overrides the start of
+    the clock, 00:00 of the day before the first planned item (a replay starts where the
+    run it replays started, so that scripted episodes before it land at the same time)."""
+    start = start_time_h(protocol) if start_h is None else start_h
+    env = simpy.Environment(initial_time=start)
     course = Course(env, protocol, patient)
     if horizon_day is not None:
         course.horizon_day = max(horizon_day, protocol.follow_up.horizon_day)
@@ -96,6 +101,8 @@ def run_course(
                 f"protocol '{protocol.id}': more than {max_events} simulation events; "
                 "the run was stopped (a loop without end?)"
             )
+    if not main.triggered:  # a bug, not bad input: some process waits for what cannot come
+        raise RuntimeError(f"protocol '{protocol.id}': the run ran out of events before its end")
     if not main.ok:
         error = main.value
         assert isinstance(error, BaseException)
