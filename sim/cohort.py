@@ -22,7 +22,7 @@ from typing import Any
 
 from sim.engine.run import RunResult, run_course
 from sim.engine.virtual_patient import VirtualPatient
-from sim.model.latent import draw_latent
+from sim.model.latent import Latent, draw_latent
 from sim.model.parameters import ModelParameters, load_parameters
 from sim.model.population import population, sample_patient
 from sim.model.streams import stream
@@ -54,10 +54,18 @@ def virtual_patient(setup: CohortSetup, index: int) -> Patient:
     return sample_patient(pop, stream(setup.seed, index, "covariates"), dict(setup.fixed))
 
 
-def run_patient_result(loaded: LoadedProtocol, setup: CohortSetup, index: int) -> RunResult:
-    """Virtual patient ``index`` of the cohort through one protocol: the whole run."""
-    patient = virtual_patient(setup, index)
-    source = VirtualPatient(setup.parameters(), draw_latent(setup.seed, index))
+def run_patient_result(
+    loaded: LoadedProtocol,
+    setup: CohortSetup,
+    index: int,
+    person: tuple[Patient, Latent] | None = None,
+) -> RunResult:
+    """Virtual patient ``index`` of the cohort through one protocol: the whole run.
+
+    ``person`` passes the patient's covariates and latent traits when they are already
+    drawn (the same person in every arm: they depend on the seed and index only)."""
+    patient, latent = person or (virtual_patient(setup, index), draw_latent(setup.seed, index))
+    source = VirtualPatient(setup.parameters(), latent)
     return run_course(
         loaded.protocol,
         patient,
@@ -167,8 +175,9 @@ def run_chunk(
     events = 0
     for i in range(start, stop):
         rows = []
+        person = (virtual_patient(setup, i), draw_latent(setup.seed, i))
         for lp, tally in zip(protocols, arms, strict=True):
-            result = run_patient_result(lp, setup, i)
+            result = run_patient_result(lp, setup, i, person)
             row = patient_outcomes(result.events)
             tally.add(row, _path(result.events))
             events += result.sim_events

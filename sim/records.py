@@ -64,9 +64,11 @@ def _frozen(value: Any) -> Any:
     if type(value) in _SCALARS:
         return value
     if isinstance(value, Mapping):
-        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+        return MappingProxyType(
+            {k: (v if type(v) in _SCALARS else _frozen(v)) for k, v in value.items()}
+        )
     if isinstance(value, list | tuple):
-        return tuple(_frozen(v) for v in value)
+        return tuple(v if type(v) in _SCALARS else _frozen(v) for v in value)
     return value
 
 
