@@ -43,6 +43,11 @@ ConditionField = Annotated[
     ),
 ]
 
+MAX_STUDY_DAY = 36_500
+"""Study days lie within 100 years of day 0, like the follow-up horizon (a day number
+beyond that is a typo, and a huge one would overflow the clock)."""
+StudyDay = Annotated[int, Field(ge=-MAX_STUDY_DAY, le=MAX_STUDY_DAY)]
+
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
 Hour = Annotated[float, Field(ge=0, lt=24, description="hour of the day, 0-24")]
 Text = Annotated[str, Field(min_length=1, max_length=2000)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import stat
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -79,10 +80,19 @@ def spec_hash(model: BaseModel) -> str:
 
 def _read(path: Path, shown: str) -> Located:
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError.single(shown, f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")
-        raw = path.read_bytes()
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise InputError.single(shown, "is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):  # a device or pipe would read (or wait) forever
+            raise InputError.single(shown, "is not a regular file (a device, pipe or socket?)")
+        if info.st_size > MAX_FILE_BYTES:
+            raise InputError.single(
+                shown, f"file is {info.st_size} bytes; the limit is {MAX_FILE_BYTES}"
+            )
+        with path.open("rb") as file:  # bounded even if the file grows while read
+            raw = file.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise InputError.single(shown, f"file is over the limit of {MAX_FILE_BYTES} bytes")
     except FileNotFoundError:
         raise InputError.single(shown, "no such file") from None
     except IsADirectoryError:
@@ -227,12 +237,39 @@ def load_protocol(target: str, base: Path | None = None) -> LoadedProtocol:
     return LoadedProtocol(protocol, shown, spec_hash(protocol))
 
 
+def _outside(reference: str, folder: Path) -> str | None:
+    """Why a scenario may not name this protocol file (None if it may).
+
+    A scenario names a built-in protocol id, or a protocol file by a path relative to
+    the scenario's folder that stays inside that folder (subfolders are fine). Absolute
+    paths and paths that leave the folder (``..``, or a link pointing out) are refused: a
+    scenario file passed around should not read files elsewhere on the machine.
+    """
+    candidate = folder / reference
+    looks_like_a_path = reference.endswith((".yaml", ".yml")) or "/" in reference
+    if not (looks_like_a_path or candidate.exists()):
+        return None  # a built-in id
+    hint = "name a built-in protocol, or put the file in the scenario's folder"
+    if "\0" in reference:
+        return f"{reference!r} is not a file name (it holds a NUL character)"
+    if Path(reference).is_absolute():
+        return f"'{reference}' is an absolute path; paths are relative to the scenario ({hint})"
+    try:
+        candidate.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return f"'{reference}' leads outside the scenario's folder ({hint})"
+    return None
+
+
 def load_scenario_file(path: Path, shown: str) -> LoadedScenario:
     located = _read(path, shown)
     try:
         scenario = Scenario.model_validate(located.data)
     except ValidationError as exc:
         raise InputError(_problems(located, exc)) from None
+    outside = _outside(scenario.protocol, path.parent)
+    if outside is not None:
+        raise InputError([Problem(shown, located.line_of(("protocol",)), "protocol", outside)])
     try:
         proto = load_protocol(scenario.protocol, base=path.parent)
     except InputError as exc:

@@ -18,7 +18,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, PositiveInt, model_validator
 
-from sim.spec.base import ConditionField, Hour, Slug, Spec, Text
+from sim.spec.base import ConditionField, Hour, Slug, Spec, StudyDay, Text
 
 Action = Literal["give", "delay", "skip", "stop", "reduce"]
 SEVERITY: dict[str, int] = {"give": 0, "reduce": 1, "delay": 2, "skip": 3, "stop": 4}
@@ -27,6 +27,8 @@ SEVERITY: dict[str, int] = {"give": 0, "reduce": 1, "delay": 2, "skip": 3, "stop
 MIN_CELLS_PER_KG = 1.0e3
 MAX_CELLS_PER_KG = 1.0e9
 MAX_CELLS = 1.0e12
+MAX_RULES = 100
+"""Most rules in one gate (and gates in a protocol): every gate check evaluates them all."""
 
 CellsPerKg = Annotated[
     float,
@@ -61,7 +63,7 @@ class Assumption(Spec):
 
 
 class Calendar(Spec):
-    anchor_day: int = Field(
+    anchor_day: StudyDay = Field(
         0, description="the study-day number of the first CAR-T infusion (0, or 1 for Penn)"
     )
     infusion_hour: Hour = 10.0
@@ -70,7 +72,7 @@ class Calendar(Spec):
 class Drug(Spec):
     name: Text
     mg_per_m2: Annotated[float, Field(gt=0, le=10_000)]
-    days: list[int] = Field(min_length=1, description="study days the drug is given")
+    days: list[StudyDay] = Field(min_length=1, description="study days the drug is given")
     hour: Hour = 9.0
 
 
@@ -193,17 +195,19 @@ class Fraction(Spec):
     id: Slug
     label: Text | None = None
     dose: DoseAmount
-    day: int | None = Field(None, description="nominal study day")
+    day: StudyDay | None = Field(None, description="nominal study day")
     hour: Hour | None = Field(None, description="hour of the day; default calendar.infusion_hour")
     min_interval_h: Annotated[float, Field(ge=0, le=24 * 365)] = Field(
         24.0, description="earliest start, in hours after the previous fraction actually given"
     )
-    latest_day: int | None = Field(None, description="last study day it may still be given")
+    latest_day: StudyDay | None = Field(None, description="last study day it may still be given")
     if_missed: Literal["skip", "stop"] = Field(
         "skip", description="what happens if it cannot start by latest_day"
     )
     use_gate: Slug | None = Field(None, description="a shared gate from 'gates', checked first")
-    gate: list[GateRule] = Field(default_factory=list, description="this fraction's own rules")
+    gate: list[GateRule] = Field(
+        default_factory=list, max_length=MAX_RULES, description="this fraction's own rules"
+    )
 
 
 class StopWhen(Spec):
@@ -217,14 +221,14 @@ class RepeatDosing(Spec):
 
     label: Text
     trigger: ConditionField
-    earliest_day: int
+    earliest_day: StudyDay
     ladder: list[DoseAmount] = Field(min_length=1, description="dose of repeat 1, 2, ...")
     min_interval_days: Annotated[float, Field(gt=0, le=3650)]
     max_doses: Annotated[int, Field(ge=1, le=20)]
     hour: Hour | None = None
     use_gate: Slug | None = Field(None, description="a shared gate from 'gates', checked first")
-    gate: list[GateRule] = Field(default_factory=list)
-    stop_when: list[StopWhen] = Field(default_factory=list)
+    gate: list[GateRule] = Field(default_factory=list, max_length=MAX_RULES)
+    stop_when: list[StopWhen] = Field(default_factory=list, max_length=MAX_RULES)
 
 
 class Procedure(Spec):
@@ -232,16 +236,16 @@ class Procedure(Spec):
 
     name: Text
     kind: Literal["debulking", "bridging", "transplant", "other"]
-    day: int
+    day: StudyDay
     hour: Hour = 8.0
     when: ConditionField | None = None
     note: Text | None = None
 
 
 class FollowUp(Spec):
-    visit_days: list[int] = Field(default_factory=list)
+    visit_days: list[StudyDay] = Field(default_factory=list)
     visit_hour: Hour = 9.0
-    response_day: int | None = 28
+    response_day: StudyDay | None = 28
     horizon_day: Annotated[int, Field(ge=1, le=36_500)]
 
 
@@ -287,7 +291,9 @@ class Protocol(Spec):
     undelivered: Literal["drop", "carry_forward"] = Field(
         "drop", description="cells of a fraction not given: dropped, or added to the next"
     )
-    gates: dict[str, list[GateRule]] = Field(default_factory=dict)
+    gates: dict[str, Annotated[list[GateRule], Field(max_length=MAX_RULES)]] = Field(
+        default_factory=dict, max_length=MAX_RULES
+    )
     fractions: list[Fraction] = Field(min_length=1, max_length=50)
     repeat_dosing: RepeatDosing | None = None
     follow_up: FollowUp

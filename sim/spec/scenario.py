@@ -21,8 +21,11 @@ from sim.clinical.grading import (
     Oxygen,
     Seizure,
 )
-from sim.spec.base import Hour, Slug, Spec, Text
+from sim.spec.base import MAX_STUDY_DAY, Hour, Slug, Spec, Text
 from sim.spec.variables import SCRIPTABLE, VARIABLES, describe_range
+
+MAX_EPISODES = 500
+"""Most episodes in a scenario: each active episode is combined at every change of state."""
 
 
 class Patient(Spec):
@@ -99,7 +102,9 @@ class Step(Spec):
 
 
 class Start(Spec):
-    day: float | None = Field(None, description="study day on the protocol's planned calendar")
+    day: Annotated[float, Field(ge=-MAX_STUDY_DAY, le=MAX_STUDY_DAY)] | None = Field(
+        None, description="study day on the protocol's planned calendar"
+    )
     hour: Hour = 0.0
     after: Slug | None = Field(
         None, description="a fraction id, or 'first_infusion': starts after it is given"
@@ -155,4 +160,4 @@ class Scenario(Spec):
     )
     patient: Patient
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
-    episodes: list[Episode] = Field(default_factory=list)
+    episodes: list[Episode] = Field(default_factory=list, max_length=MAX_EPISODES)

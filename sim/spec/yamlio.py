@@ -130,6 +130,47 @@ class _Walker:
         return merged
 
 
+_FLOW = re.compile(r"[\[\]{}\"'#\n\\]")
+_QUOTE_AFTER = frozenset(" \t\n:,[{-?")
+
+
+def _deep_flow_line(text: str) -> int | None:
+    """The line of the first flow bracket nested deeper than ``MAX_DEPTH``, or None.
+
+    PyYAML's scanner slows down quadratically with flow nesting (``[[[[...``: seconds for
+    a few thousand levels, before its recursive composer fails), so deep brackets are
+    refused up front. A rough, linear scan: brackets in comments and quoted text do not
+    count; a bracket in plain text does (no real file opens 64 of them).
+    """
+    depth = 0
+    line = 1
+    quote = ""
+    skip_to = -1
+    for m in _FLOW.finditer(text):
+        ch, at = m.group(), m.start()
+        if ch == "\n":
+            line += 1
+        if at <= skip_to:
+            continue
+        if quote:
+            if ch == "\\" and quote == '"':
+                skip_to = at + 1
+            elif ch == quote:
+                quote = ""
+        elif ch == "#" and (at == 0 or text[at - 1] in " \t\n"):
+            end = text.find("\n", at)
+            skip_to = len(text) if end < 0 else end - 1
+        elif ch in "\"'" and (at == 0 or text[at - 1] in _QUOTE_AFTER):
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return None
+
+
 def parse_yaml(raw: bytes | str, source: str = "<input>") -> Located:
     """Parse one YAML document safely; raise :class:`InputError` on any problem."""
     if isinstance(raw, bytes):
@@ -145,6 +186,9 @@ def parse_yaml(raw: bytes | str, source: str = "<input>") -> Located:
         text = raw
     if not text.strip():
         raise InputError.single(source, "the file is empty")
+    deep = _deep_flow_line(text)
+    if deep is not None:
+        raise InputError.single(source, f"nesting deeper than {MAX_DEPTH} levels", line=deep)
     try:
         loader = _Loader(text)
     except yaml.reader.ReaderError as exc:
