@@ -22,6 +22,9 @@ from __future__ import annotations
 import simpy
 from simpy.events import Event, EventPriority
 
+END = 0
+"""The end of follow-up comes before anything else due at that instant (00:00 of the day
+after the horizon): the run ends there, and nothing at or after it is part of the run."""
 ASSESS = 1
 DECIDE = 2
 

@@ -43,6 +43,7 @@ class Course:
         self.ld_given = False  # set when a lymphodepleting dose is given
         self.died: SimEvent = env.event()
         self.horizon_day = protocol.follow_up.horizon_day
+        self.ended = False  # the run's 'end' is logged: nothing more is
 
     # time -------------------------------------------------------------------------
     @property
@@ -62,7 +63,10 @@ class Course:
 
     # log ----------------------------------------------------------------------------
     def record(self, kind: str, **data: Any) -> None:
+        if self.ended:
+            return  # what is left at the run's last instant is not part of the run
         self.log.append(make_event(self.now, kind, data))
+        self.ended = kind == "end"
 
     # state --------------------------------------------------------------------------
     def view(self) -> dict[str, Any]:

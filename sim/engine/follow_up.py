@@ -2,7 +2,7 @@
 
 Days count from the first CAR-T infusion actually given. Everything here is an
 assessment, so it happens in the ASSESS phase (before any decision at the same time).
-The run ends at the end of ``horizon_day``.
+The run ends at the end of ``horizon_day``, before anything else due at that instant.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from sim.engine.clock import ASSESS
+from sim.engine.clock import ASSESS, END
 from sim.engine.course import Course
 
 
@@ -73,5 +73,5 @@ def follow_up(c: Course) -> Generator[Any, Any, None]:
                 if done
                 else f"not done: condition not met ({proc.when})",
             )
-    yield c.until(end_h, ASSESS)
+    yield c.until(end_h, END)
     c.record("end", reason=f"end of follow-up (day {c.horizon_day})")

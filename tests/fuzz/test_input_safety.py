@@ -10,8 +10,9 @@
   forever), deep flow nesting is refused before PyYAML's scanner slows down;
 * absurd but valid requests get a clear limit: study days beyond +/-100 years (a huge
   day number used to crash the run with ``OverflowError``), a 100-year horizon, more
-  than 500 scenario episodes or 100 rules in a gate, 10^9 virtual patients; and the
-  largest horizon allowed runs quickly.
+  than 500 scenario episodes or 100 rules in a gate, 10^9 virtual patients; the
+  largest horizon allowed runs quickly, and a delay that would re-check for ever stops at
+  the gate-check guard (exit code 3) within seconds.
 """
 
 from __future__ import annotations
@@ -314,6 +315,32 @@ def test_more_than_100_rules_in_a_gate_is_a_clear_limit(tmp_path: Path) -> None:
     (problem,) = problems(path)
     assert problem.field == "gates.safety"
     assert problem.message.startswith("List should have at most 100 items")
+
+
+RUNAWAY = """\
+id: runaway
+title: re-checks without end
+summary: a delay that never clears, re-checked every 36 seconds for up to a year
+source: {trial: none, citation: none, status: assumed}
+product: {name: x, kind: autologous}
+gates:
+  forever:
+    - {name: always, when: day >= -100, action: delay, recheck_h: 0.01, max_wait_h: 8760,
+       on_timeout: stop}
+fractions:
+  - {id: F1, day: 0, dose: {cells_per_kg: 1.0e5}, use_gate: forever}
+follow_up: {horizon_day: 28}
+"""
+
+
+def test_a_valid_protocol_that_would_loop_hits_the_guard_quickly(tmp_path: Path) -> None:
+    path = tmp_path / "runaway.yaml"
+    path.write_text(RUNAWAY)
+    start = time.perf_counter()
+    result = runner.invoke(app, ["run", str(path)])
+    assert time.perf_counter() - start < 10
+    assert result.exit_code == 3
+    assert result.stderr.startswith("error: F1: more than 10000 gate checks")
 
 
 @pytest.mark.parametrize("command", ["cohort", "compare"])

@@ -13,6 +13,9 @@
    more cells (a ladder need not rise; with flat and per-kg rungs it may not for some
    weights): a "reduced" dose ten times the planned one. It now steps only to lower rungs
    with fewer cells.
+5. An episode ending exactly at the end of follow-up (00:00 of the day after the
+   horizon) was logged after the run's ``end``. The end now comes first at that instant
+   and nothing is logged after it.
 """
 
 from __future__ import annotations
@@ -101,3 +104,18 @@ def test_a_reduce_never_gives_more_cells_than_planned() -> None:
     r2 = next(e for e in kinds(result, "infusion") if e.data["fraction"] == "R2")
     assert r2.data["cells"] == r2.data["planned_cells"] == 1e5 * 70
     assert r2.data["dose_level"] == 1.0
+
+
+def test_nothing_is_logged_after_the_end() -> None:
+    p = protocol(
+        fractions=[dict(F1, dose={"cells_per_kg": 1e4})],
+        follow_up={"horizon_day": 1, "response_day": None, "visit_days": []},
+    )
+    # starts 25 h after F1 (day 1, 11:00), lasts 13 h: ends at 00:00 of day 2, the end
+    crs = {"name": "crs", "start": {"after": "F1", "hours": 25}, "set": {"crs_grade": 1}}
+    result = run(p, dict(crs, hours=13))
+    check_run(result)
+    assert [(e.time_h, e.kind) for e in result.events[-2:]] == [
+        (35.0, "state_change"),
+        (48.0, "end"),
+    ]
