@@ -25,8 +25,8 @@ from sim.commands.common import (
     Quiet,
     Scheduler,
     Workers,
+    cohort_setup,
     console,
-    fixed_covariates,
     guarded,
 )
 
@@ -80,21 +80,6 @@ def _table_sink(
 
     with TableWriter(path, columns, record, option=option) as writer:
         yield writer.write_all
-
-
-def _setup(population: str, seed: int, fix: list[str] | None, params: Path | None) -> Any:
-    from sim.cohort import CohortSetup
-    from sim.model.parameters import load_parameters
-    from sim.targets import fixed_patient_check
-
-    setup = CohortSetup(
-        population=population,
-        seed=seed,
-        fixed=fixed_covariates(fix),
-        params=load_parameters(params),
-    )
-    fixed_patient_check(setup)
-    return setup
 
 
 def _run(
@@ -182,7 +167,7 @@ def _cohort_command(
     from sim.spec.load import load_protocol
 
     def work() -> tuple[dict[str, Any], dict[str, Any]]:
-        setup = _setup(population, seed, fix, params)
+        setup = cohort_setup(population, seed, fix, params)
         loaded = [load_protocol(t) for t in targets]
         run = _run(loaded, setup, patients, workers, scheduler, patients_out, events_out, quiet)
         return run.to_json(timing=timing), _provenance(setup, loaded, patients)
@@ -268,7 +253,7 @@ def register(app: typer.Typer) -> None:
         def work() -> dict[str, Any]:
             grid = sweep_grid(settings)
             loaded = [load_variant(protocol, s) for s in grid]
-            setup = _setup(population, seed, fix, params)
+            setup = cohort_setup(population, seed, fix, params)
             run = _run(loaded, setup, patients, workers, scheduler, None, None, quiet)
             return sweep_json(run.to_json(timing=timing), [variant_label(s) for s in grid])
 

@@ -112,3 +112,19 @@ Scheduler = Annotated[
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
+
+
+def cohort_setup(population: str, seed: int, fix: list[str] | None, params: Path | None) -> Any:
+    """The :class:`sim.cohort.CohortSetup` of a cohort command, checked before any run."""
+    from sim.cohort import CohortSetup
+    from sim.model.parameters import load_parameters
+    from sim.targets import fixed_patient_check
+
+    setup = CohortSetup(
+        population=population,
+        seed=seed,
+        fixed=fixed_covariates(fix),
+        params=load_parameters(params),
+    )
+    fixed_patient_check(setup)
+    return setup

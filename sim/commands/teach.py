@@ -23,15 +23,14 @@ from sim.commands.common import (
     Scheduler,
     Weight,
     Workers,
+    cohort_setup,
     console,
-    fixed_covariates,
     guarded,
     run_target_cli,
 )
 from sim.errors import InputError
 
 if TYPE_CHECKING:
-    from sim.cohort import CohortSetup
     from sim.spec.load import LoadedProtocol
 
 DEFAULT_PATIENTS = 200
@@ -65,21 +64,6 @@ Figure = Annotated[
         "--figure", help="cohort plots: all (one tall figure), swimmer, survival or doses"
     ),
 ]
-
-
-def _setup(population: str, seed: int, fix: list[str] | None, params: Path | None) -> CohortSetup:
-    from sim.cohort import CohortSetup
-    from sim.model.parameters import load_parameters
-    from sim.targets import fixed_patient_check
-
-    setup = CohortSetup(
-        population=population,
-        seed=seed,
-        fixed=fixed_covariates(fix),
-        params=load_parameters(params),
-    )
-    fixed_patient_check(setup)
-    return setup
 
 
 def _protocols(targets: list[str]) -> list[LoadedProtocol]:
@@ -147,7 +131,7 @@ def paths(
     from sim.report.trace import dumps
 
     def work() -> tuple[Any, Any]:
-        setup = _setup(population, seed, fix, params)
+        setup = cohort_setup(population, seed, fix, params)
         (loaded,) = _protocols([protocol])
         with progress_bar(patients, "paths", enabled=not quiet) as advance:
             counts = path_counts(
@@ -228,7 +212,7 @@ def plot(
             _one_patient_only(weight=weight, height=height, age=age, blasts=blasts)
             if figure not in FIGURES:
                 raise InputError.single("--figure", f"'{figure}': use one of {', '.join(FIGURES)}")
-            setup = _setup(population, seed or 0, fix, params)
+            setup = cohort_setup(population, seed or 0, fix, params)
             arms = run_arms(_protocols(targets), setup, n)
             return _cohort_plot(figure, arms)
 
@@ -289,7 +273,7 @@ def report(
 
         def cohort() -> str:
             _one_patient_only(weight=weight, height=height, age=age, blasts=blasts)
-            setup = _setup(population, seed or 0, fix, params)
+            setup = cohort_setup(population, seed or 0, fix, params)
             return cohort_report(_protocols(targets), setup, n)
 
         text = guarded(cohort)
