@@ -29,7 +29,7 @@ from sim.spec.checks import check_protocol
 from sim.spec.load import LoadedScenario, builtin_ids, load_protocol, load_target
 from sim.spec.protocol import Protocol
 from sim.spec.scenario import Episode, Patient
-from tests.factories import CRS_DELAY, PATIENT, episodes, protocol, run
+from tests.factories import CRS_DELAY, episodes, protocol, run
 from tests.property.profiles import budget
 from tests.property.strategies import cases, patients, protocols
 
@@ -187,4 +187,16 @@ def test_replay_with_another_script_is_not_identical() -> None:
     )
     assert patient_trace(other) != patient_trace(original)
     assert patient_trace(replay(original, None)) != patient_trace(original)
-    assert PATIENT.weight_kg == original.patient.weight_kg
+
+
+def test_replay_with_another_virtual_patient_is_not_identical() -> None:
+    loaded, setup = load_protocol("cart19-be-02"), CohortSetup(seed=0)
+    original = run_patient_result(loaded, setup, 0)
+    same = VirtualPatient(setup.parameters(), draw_latent(0, 0))
+    other = VirtualPatient(setup.parameters(), draw_latent(0, 1))
+    assert patient_trace(replay(original, same, horizon_day=FOLLOW_UP_DAYS)) == patient_trace(
+        original
+    )
+    assert patient_trace(replay(original, other, horizon_day=FOLLOW_UP_DAYS)) != patient_trace(
+        original
+    )

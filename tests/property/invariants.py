@@ -286,7 +286,11 @@ def features(result: RunResult) -> list[str]:
         out.append("reduced dose given")
     repeats = [e for e in infusions if e.data["phase"] == "repeat"]
     if repeats:
-        out.append(f"{min(len(repeats), 3)}+ repeat doses given")
+        out.append(
+            {1: "1 repeat dose given", 2: "2 repeat doses given"}.get(
+                len(repeats), "3+ repeat doses given"
+            )
+        )
     held_repeat = {e.data["fraction"] for e in events if e.kind == "hold"} & {
         e.data["fraction"] for e in repeats
     }
