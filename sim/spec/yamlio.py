@@ -130,8 +130,17 @@ class _Walker:
         return merged
 
 
-_FLOW = re.compile(r"[\[\]{}\"'#\n\\]")
-_QUOTE_AFTER = frozenset(" \t\n:,[{-?")
+_FLOW = re.compile(r"[\[\]{}\"'#\r\n\\]")
+_LINE_END = re.compile(r"\r\n?|\n")
+_SCALAR_AFTER = frozenset("\r\n:,[{-?")
+
+
+def _starts_a_scalar(text: str, at: int) -> bool:
+    """Whether a quote at ``at`` opens a quoted scalar (and is not an apostrophe in text)."""
+    j = at - 1
+    while j >= 0 and text[j] in " \t":
+        j -= 1
+    return j < 0 or text[j] in _SCALAR_AFTER
 
 
 def _deep_flow_line(text: str) -> int | None:
@@ -148,19 +157,19 @@ def _deep_flow_line(text: str) -> int | None:
     skip_to = -1
     for m in _FLOW.finditer(text):
         ch, at = m.group(), m.start()
-        if ch == "\n":
-            line += 1
+        if ch == "\n" or (ch == "\r" and text[at + 1 : at + 2] != "\n"):
+            line += 1  # \n, \r\n and a lone \r each end a line, as in YAML
         if at <= skip_to:
             continue
         if quote:
-            if ch == "\\" and quote == '"':
-                skip_to = at + 1
+            if (ch == "\\" and quote == '"') or (ch == "'" == quote == text[at + 1 : at + 2]):
+                skip_to = at + 1  # an escaped quote: \" or ''
             elif ch == quote:
                 quote = ""
-        elif ch == "#" and (at == 0 or text[at - 1] in " \t\n"):
-            end = text.find("\n", at)
-            skip_to = len(text) if end < 0 else end - 1
-        elif ch in "\"'" and (at == 0 or text[at - 1] in _QUOTE_AFTER):
+        elif ch == "#" and (at == 0 or text[at - 1] in " \t\r\n"):
+            end = _LINE_END.search(text, at)
+            skip_to = len(text) if end is None else end.start() - 1
+        elif ch in "\"'" and _starts_a_scalar(text, at):
             quote = ch
         elif ch in "[{":
             depth += 1

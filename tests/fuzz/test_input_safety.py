@@ -224,10 +224,29 @@ def test_deep_flow_nesting_is_refused_at_once() -> None:
         assert time.perf_counter() - start < 1.0  # PyYAML alone took 3-4 s at 2,000 levels
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# a comment\rb: {deep}\r",  # CR line ends (a comment used to hide the rest)
+        "loop: &a [*a]\r# comment\rb: {deep}\r",
+        "note: it's plain text\nb: {deep}\n",  # an apostrophe opens no quote
+        "a: [x ' {deep}]\n",
+        "a: 'it''s' \nb: {deep}\n",  # a doubled quote inside single quotes
+        'a: "\\\\" \nb: {deep}\n',  # an escaped backslash inside double quotes
+    ],
+)
+def test_deep_nesting_is_found_past_comments_quotes_and_odd_line_ends(text: str) -> None:
+    deep = "[" * 5000 + "]" * 5000
+    start = time.perf_counter()
+    with pytest.raises(InputError, match=f"nesting deeper than {MAX_DEPTH} levels"):
+        parse_yaml(text.format(deep=deep))
+    assert time.perf_counter() - start < 1.0
+
+
 def test_brackets_in_quotes_and_comments_are_not_nesting() -> None:
     deep = "[" * 500
-    text = f"a: '{deep}'\nb: \"{deep}\"\nc: 1 # {deep}\n"
-    assert parse_yaml(text).data == {"a": deep, "b": deep, "c": 1}
+    text = f"a: '{deep}'\nb: \"{deep}\"\nc: 1 # {deep}\nd: 'it''s {deep}'\n"
+    assert parse_yaml(text).data == {"a": deep, "b": deep, "c": 1, "d": f"it's {deep}"}
 
 
 # --- absurd but valid requests --------------------------------------------------------------
