@@ -76,6 +76,23 @@ class _Walker:
     def fail(self, node: Node, message: str) -> InputError:
         return InputError.single(self.source, message, line=node.start_mark.line + 1)
 
+    def check_size(self, node: Node, sizes: dict[int, int], open_: set[int]) -> int:
+        """How many values ``node`` expands to, counted once per node (not per use), so
+        that an alias bomb is refused at once, at the line of the first value too big."""
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_ or isinstance(node, ScalarNode):
+            return 1  # a recursive alias is reported by walk()
+        open_.add(key)
+        items = node.value if isinstance(node, SequenceNode) else [v for _, v in node.value]
+        size = 1 + sum(self.check_size(item, sizes, open_) for item in items)
+        open_.discard(key)
+        if size > MAX_NODES:
+            raise self.fail(node, f"file expands to more than {MAX_NODES} values (alias bomb?)")
+        sizes[key] = size
+        return size
+
     def walk(self, node: Node, path: Path, stack: tuple[int, ...]) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
@@ -211,6 +228,7 @@ def parse_yaml(raw: bytes | str, source: str = "<input>") -> Located:
         if node is None:
             raise InputError.single(source, "the file holds no YAML document")
         walker = _Walker(loader, source)
+        walker.check_size(node, {}, set())
         data = walker.walk(node, (), ())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

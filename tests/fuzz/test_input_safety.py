@@ -7,7 +7,8 @@
   that stays inside the scenario's folder (subfolders fine; absolute paths, ``..`` out
   of the folder and links pointing out are refused with file, line and field);
 * devices and pipes are refused before they are read (``/dev/zero`` used to read
-  forever), deep flow nesting is refused before PyYAML's scanner slows down;
+  forever), deep flow nesting is refused before PyYAML's scanner slows down, and an
+  alias bomb is refused without expanding it;
 * absurd but valid requests get a clear limit: study days beyond +/-100 years (a huge
   day number used to crash the run with ``OverflowError``), a 100-year horizon, more
   than 500 scenario episodes or 100 rules in a gate, 10^9 virtual patients; the
@@ -241,6 +242,22 @@ def test_deep_nesting_is_found_past_comments_quotes_and_odd_line_ends(text: str)
     with pytest.raises(InputError, match=f"nesting deeper than {MAX_DEPTH} levels"):
         parse_yaml(text.format(deep=deep))
     assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize(("width", "levels", "line"), [(10, 12, 6), (2, 40, 17), (1000, 2, 2)])
+def test_an_alias_bomb_is_refused_at_once_at_its_line(width: int, levels: int, line: int) -> None:
+    """Counted once per node, not per use: it used to take 1-1.5 s to walk 200,000 values."""
+    lines = ["bomb0: &b0 [" + ", ".join(["lol"] * width) + "]"]
+    for k in range(1, levels):
+        lines.append(f"bomb{k}: &b{k} [" + ", ".join([f"*b{k - 1}"] * width) + "]")
+    start = time.perf_counter()
+    with pytest.raises(InputError) as exc:
+        parse_yaml("\n".join(lines) + "\n", "bomb.yaml")
+    assert time.perf_counter() - start < 0.5
+    (problem,) = exc.value.problems
+    assert problem == Problem(
+        "bomb.yaml", line, "", "file expands to more than 200000 values (alias bomb?)"
+    )
 
 
 def test_brackets_in_quotes_and_comments_are_not_nesting() -> None:
