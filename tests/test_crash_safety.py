@@ -19,6 +19,12 @@ import pytest
 LONG = ["cohort", "cart19-be-02", "--patients", "200000", "-q"]
 
 
+def _default_sigint() -> None:
+    # A shell that starts jobs in the background ignores SIGINT for them, and Python keeps
+    # an ignored SIGINT ignored; restore the default so the child sees Ctrl-C as a user would.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "sim", *LONG, *extra],
@@ -26,7 +32,18 @@ def _start(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
+
+
+def _finish(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
+    """Wait for the child; on timeout kill it and close its pipes, then fail."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"the run did not stop within {timeout} s")
 
 
 def _wait_for_temp(tmp_path: Path, proc: subprocess.Popen[str], name: str) -> None:
@@ -36,9 +53,11 @@ def _wait_for_temp(tmp_path: Path, proc: subprocess.Popen[str], name: str) -> No
         temps = list(tmp_path.glob(f".{name}.*.tmp"))
         if temps and temps[0].stat().st_size > 0:
             return
-        assert proc.poll() is None, proc.communicate()
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended early: {proc.communicate()}")
         time.sleep(0.1)
     proc.kill()
+    proc.communicate()
     pytest.fail("the run wrote nothing in 120 s")
 
 
@@ -55,7 +74,7 @@ def test_kill_9_mid_run_leaves_old_file_intact_and_no_partial_file(tmp_path: Pat
     )
     _wait_for_temp(tmp_path, proc, "events.csv")  # events arrive fastest: ~50 rows a patient
     proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=30)
+    _finish(proc, 30)
     assert proc.returncode == -signal.SIGKILL
     assert (tmp_path / "patients.csv").read_text() == "the old, complete file\n"
     assert not (tmp_path / "events.csv").exists()
@@ -70,7 +89,7 @@ def test_ctrl_c_stops_cleanly_and_removes_temporary_files(tmp_path: Path, worker
     _wait_for_temp(tmp_path, proc, "events.parquet")
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    out, err = _finish(proc, 60)
     assert time.monotonic() - started < 20
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
