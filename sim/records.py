@@ -20,7 +20,7 @@ Event kinds and their fields:
 ``skip`` / ``stop``     fraction, rule, reason
 ``not_given``           fraction, cells, cells_per_kg, reason
 ``ld_expired``          last_ld_day, days_since_ld, max_days, action
-``repeat_phase``        status (started/ended), reason
+``repeat_phase``        status (started, ended, or "not started" when no dose was given), reason
 ``state_change``        variable, old, new, cause
 ``visit``               visit_day
 ``assessment``          response, in_remission, mrd_positive, marrow_blasts_pct

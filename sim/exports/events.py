@@ -56,7 +56,7 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     Column("procedure", "str", "procedure: its name"),
     Column("procedure_kind", "str", "procedure: debulking, bridging, transplant, ..."),
     Column("done", "bool", "procedure: whether it was done"),
-    Column("status", "str", "repeat_phase: started or ended"),
+    Column("status", "str", "repeat_phase: started, ended, or not started (no dose given)"),
     Column("variable", "str", "state_change: the state variable"),
     Column("old", "float", "state_change: value before (true/false as 1/0)"),
     Column("new", "float", "state_change: value after (true/false as 1/0)"),
