@@ -14,11 +14,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from sim.cohort import CohortSetup, compare
+from sim.cohort import ChunkResult, CohortSetup, chunks
 from sim.errors import InputError
 from sim.model.parameters import ModelParameters
 from sim.spec.base import Spec
 from sim.spec.load import LoadedProtocol, _problems, _read, load_protocol
+from sim.tally import METRICS, ArmTally
 
 DEFAULT_TARGETS = Path(__file__).resolve().parent.parent / "calibration" / "targets.yaml"
 
@@ -90,6 +91,14 @@ def check_value(target: Target, simulated: float | None) -> bool:
     return (low is None or simulated >= low - 1e-12) and (high is None or simulated <= high + 1e-12)
 
 
+CohortKey = tuple[str, str, tuple[tuple[str, Any], ...]]
+
+
+def cohort_key(t: Target) -> CohortKey:
+    """Targets with the same protocol, population and fixed covariates share a cohort."""
+    return (t.protocol, t.population, tuple(sorted(t.fixed.items())))
+
+
 def calibrate(
     targets: TargetFile,
     base: Path,
@@ -98,27 +107,48 @@ def calibrate(
     params: ModelParameters | None = None,
     progress: Callable[[int], None] | None = None,
     workers: int = 1,
+    scheduler: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Simulate every target; one result row per target, in file order."""
-    cohorts: dict[tuple[str, str, tuple[tuple[str, Any], ...]], dict[str, Any]] = {}
+    """Simulate every target; one result row per target, in file order.
+
+    Every cohort's chunks go to the workers together, so that small cohorts (as in the
+    fit) keep every worker busy; each cohort is merged in chunk order, exactly as
+    ``cartsim cohort`` would run it alone.
+    """
+    from sim.workers import run_jobs
+
     protocols: dict[str, LoadedProtocol] = {}
-    rows = []
+    setups: dict[CohortKey, CohortSetup] = {}
     for t in targets.targets:
-        key = (t.protocol, t.population, tuple(sorted(t.fixed.items())))
-        if key not in cohorts:
-            if t.protocol not in protocols:
-                protocols[t.protocol] = load_protocol(t.protocol, base=base)
-            setup = CohortSetup(population=t.population, seed=seed, fixed=key[2], params=params)
-            run = compare([protocols[t.protocol]], setup, patients, progress, workers=workers)
-            cohorts[key] = run.arm_metrics()[0]
-        metrics = cohorts[key]
-        if t.endpoint not in metrics:
+        if t.endpoint not in METRICS:  # before any patient is simulated
             raise InputError.single(
                 str(base),
                 f"target {t.id}: unknown endpoint '{t.endpoint}'"
-                f"; known: {', '.join(sorted(metrics))}",
+                f"; known: {', '.join(sorted(METRICS))}",
             )
-        est = metrics[t.endpoint]
+        key = cohort_key(t)
+        if key not in setups:
+            if t.protocol not in protocols:
+                protocols[t.protocol] = load_protocol(t.protocol, base=base)
+            setups[key] = CohortSetup(
+                population=t.population, seed=seed, fixed=key[2], params=params
+            )
+    jobs = [
+        ([protocols[key[0]]], setup, a, b, False, False)
+        for key, setup in setups.items()
+        for a, b in chunks(patients)
+    ]
+    totals = {key: ChunkResult(0, 0, [ArmTally()], [], 0) for key in setups}
+    owners = [key for key in setups for _ in chunks(patients)]
+    for key, part in zip(owners, run_jobs(jobs, workers=workers, scheduler=scheduler), strict=True):
+        totals[key].merge(part)
+        if progress is not None:
+            progress(part.stop - part.start)
+    cohorts = {key: total.arms[0].metrics() for key, total in totals.items()}
+    rows = []
+    for t in targets.targets:
+        key = cohort_key(t)
+        est = cohorts[key][t.endpoint]
         low, high, rule = t.bounds()
         rows.append(
             {

@@ -49,10 +49,27 @@ def run_chunks(
     keep_rows: bool = False,
     keep_events: bool = False,
 ) -> Iterator[ChunkResult]:
-    """Run every chunk; yield the results in chunk order."""
+    """Run every chunk of one cohort; yield the results in chunk order."""
+    jobs = [(list(protocols), setup, a, b, keep_rows, keep_events) for a, b in chunks]
+    return run_jobs(jobs, workers=workers, scheduler=scheduler)
+
+
+def run_jobs(
+    jobs: Sequence[tuple[Any, ...]], *, workers: int = 1, scheduler: str | None = None
+) -> Iterator[ChunkResult]:
+    """Run :func:`sim.cohort.run_chunk` on each argument tuple; yield results in job order.
+
+    Jobs may belong to different cohorts (``cartsim calibrate`` runs every target's
+    cohort in one pool), so small cohorts still keep every worker busy.
+    """
     if not 1 <= workers <= MAX_WORKERS:
         raise InputError.single("--workers", f"must be between 1 and {MAX_WORKERS}, got {workers}")
-    jobs = [(list(protocols), setup, a, b, keep_rows, keep_events) for a, b in chunks]
+    return _run_jobs(list(jobs), workers, scheduler)
+
+
+def _run_jobs(
+    jobs: list[tuple[Any, ...]], workers: int, scheduler: str | None
+) -> Iterator[ChunkResult]:
     if scheduler is not None:
         yield from _on_dask(jobs, scheduler)
     elif workers == 1 or len(jobs) <= 1:

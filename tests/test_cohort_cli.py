@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
+from sim.calibration import TargetFile, calibrate
 from sim.cli import app
+from sim.cohort import CohortSetup, compare
+from sim.errors import InputError
+from sim.spec.load import load_protocol
 
 runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _json(args: list[str]) -> dict:  # type: ignore[type-arg]
@@ -126,3 +132,74 @@ def test_bad_targets_file_names_file_line_and_field(tmp_path: Path) -> None:
     result = runner.invoke(app, ["calibrate", "--targets", str(path)])
     assert result.exit_code == 2
     assert f"{path}:2: targets[0].population: required field is missing" in result.output
+
+
+def _two_cohort_targets() -> TargetFile:
+    base = {
+        "published_n": 10,
+        "value": 0.5,
+        "ci_low": 0.0,
+        "ci_high": 1.0,
+        "unit": "fraction",
+        "source": "test",
+        "status": "V",
+    }
+    return TargetFile.model_validate(
+        {
+            "targets": [
+                {
+                    **base,
+                    "id": "a",
+                    "protocol": "cart19-be-02",
+                    "population": "adult-rr-ball",
+                    "endpoint": "crs_any_rate",
+                },
+                {
+                    **base,
+                    "id": "b",
+                    "protocol": "msk-19-28z",
+                    "population": "adult-rr-ball",
+                    "endpoint": "full_dose_rate",
+                    "fixed": {"marrow_blasts_pct": 2},
+                },
+                {
+                    **base,
+                    "id": "c",
+                    "protocol": "cart19-be-02",
+                    "population": "adult-rr-ball",
+                    "endpoint": "os_12m",
+                },
+            ]
+        }
+    )
+
+
+def test_calibrate_pools_every_cohort_yet_equals_each_cohort_run_alone() -> None:
+    """Calibration sends all cohorts' chunks to the workers together; each target must
+    still get exactly what `compare` gives its cohort alone, whatever the worker count."""
+    targets = _two_cohort_targets()
+    serial = calibrate(targets, ROOT, 300, seed=5)
+    pooled = calibrate(targets, ROOT, 300, seed=5, workers=2)
+    assert serial == pooled
+    for row, (protocol, fixed) in zip(
+        serial,
+        [("cart19-be-02", ()), ("msk-19-28z", (("marrow_blasts_pct", 2),)), ("cart19-be-02", ())],
+        strict=True,
+    ):
+        setup = CohortSetup(population="adult-rr-ball", seed=5, fixed=fixed)
+        alone = compare([load_protocol(protocol)], setup, 300).arm_metrics()[0]
+        assert row["simulated"] == alone[row["endpoint"]].to_dict()
+
+
+def test_calibrate_refuses_an_unknown_endpoint_before_simulating(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = _two_cohort_targets().model_dump()
+    data["targets"][1]["endpoint"] = "crs_grade9_rate"
+
+    def no_simulation(*args: object, **kwargs: object) -> None:
+        raise AssertionError("simulated before checking the endpoints")
+
+    monkeypatch.setattr("sim.workers.run_jobs", no_simulation)
+    with pytest.raises(InputError, match="target b: unknown endpoint 'crs_grade9_rate'"):
+        calibrate(TargetFile.model_validate(data), ROOT, 10)

@@ -274,11 +274,12 @@ def register(app: typer.Typer) -> None:
         seed: CohortSeed = 0,
         params: Params = None,
         workers: Workers = 1,
+        scheduler: Scheduler = None,
         as_json: AsJson = False,
         quiet: Quiet = False,
     ) -> None:
         """Simulate every calibration target: published vs simulated, pass or fail."""
-        from sim.calibration import calibrate, load_targets
+        from sim.calibration import calibrate, cohort_key, load_targets
         from sim.model.parameters import load_parameters
         from sim.report.cohort_table import print_calibration
         from sim.report.progress import progress_bar
@@ -286,10 +287,17 @@ def register(app: typer.Typer) -> None:
 
         def work() -> list[dict[str, Any]]:
             file, path = load_targets(targets)
-            cohorts = len({(t.protocol, t.population, str(t.fixed)) for t in file.targets})
+            cohorts = len({cohort_key(t) for t in file.targets})
             with progress_bar(cohorts * patients, "calibration", enabled=not quiet) as advance:
                 return calibrate(
-                    file, path.parent, patients, seed, load_parameters(params), advance, workers
+                    file,
+                    path.parent,
+                    patients,
+                    seed,
+                    load_parameters(params),
+                    advance,
+                    workers,
+                    scheduler,
                 )
 
         rows = guarded(work)
