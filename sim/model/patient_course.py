@@ -33,8 +33,21 @@ Timeline = list[tuple[float, dict[str, Any] | None]]
 ICE_BY_GRADE = {1: 8, 2: 5, 3: 1, 4: 0}
 
 
+# Bound on the exponent of a hazard multiplier: e^50 is ~5e21, far past any modelled
+# effect, and keeps a near-zero expansion (e.g. a 1e-300 share) from overflowing a float.
+MAX_LOG_MULTIPLIER = 50.0
+
+
 def _expit(x: float) -> float:
+    """The logistic function, without overflow for large negative ``x`` (where it equals
+    e^x to double precision; the usual form is kept elsewhere so results do not move)."""
+    if x < -700.0:
+        return math.exp(x)
     return 1.0 / (1.0 + math.exp(-x))
+
+
+def _multiplier(log_value: float) -> float:
+    return math.exp(max(-MAX_LOG_MULTIPLIER, min(MAX_LOG_MULTIPLIER, log_value)))
 
 
 def _ordinal(score: float, cutpoints: list[float]) -> int:
@@ -271,7 +284,9 @@ class PatientModel:
                 s.relapse_per_month
                 / DAYS_PER_MONTH
                 / H_PER_DAY
-                * math.exp(s.relapse_slope_burden * self.burden() - s.relapse_slope_peak * log_peak)
+                * _multiplier(
+                    s.relapse_slope_burden * self.burden() - s.relapse_slope_peak * log_peak
+                )
             )
             if paediatric:
                 rate *= s.relapse_paediatric_factor

@@ -154,3 +154,14 @@ def test_rates_lie_in_the_unit_interval_and_cis_contain_values() -> None:
             assert 0 <= est.value <= 1
         if est.value is not None and est.ci_low is not None and est.ci_high is not None:
             assert est.ci_low - 1e-9 <= est.value <= est.ci_high + 1e-9, slug
+
+
+def test_a_vanishing_dose_runs_without_overflow() -> None:
+    """Regression (loader fuzz): a first fraction of a 1e-300 share gives a peak near zero;
+    the remission probability and relapse hazard overflowed math.exp."""
+    base = load_protocol("penn-split")
+    fractions = base.protocol.model_dump(mode="json")["fractions"]
+    tiny = _variant("penn-split", fractions=[dict(fractions[0], dose={"share": 1e-300})])
+    metrics = _metrics(tiny)
+    assert metrics["cr_rate"] is not None and 0 <= metrics["cr_rate"] <= 1
+    assert metrics["efs_12m"] is not None and 0 <= metrics["efs_12m"] <= 1
