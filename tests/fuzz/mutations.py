@@ -129,6 +129,19 @@ def _value_lines(lines: list[bytes]) -> list[int]:
     return [i for i, line in enumerate(lines) if re.match(rb"^\s*-?\s*[A-Za-z_]+:\s*\S", line)]
 
 
+def _set_value(raw: bytes, pick: int, value: bytes) -> bytes:
+    """Replace the value of the ``pick``-th (modulo) ``key: value`` line with ``value``."""
+    lines = _lines(raw)
+    targets = _value_lines(lines)
+    if not targets:
+        return raw
+    i = targets[pick % len(targets)]
+    head = re.match(rb"^(\s*-?\s*[A-Za-z_]+:\s*)", lines[i])
+    assert head is not None
+    lines[i] = head.group(1) + value
+    return _join(lines)
+
+
 Mutation = Callable[[bytes], bytes]
 
 
@@ -161,19 +174,7 @@ def _mutation(draw: st.DrawFn) -> tuple[str, Mutation]:
     nasty = draw(st.sampled_from(NASTY_VALUES))
 
     if kind == "replace_value":
-
-        def mutate(raw: bytes) -> bytes:
-            lines = _lines(raw)
-            targets = _value_lines(lines)
-            if not targets:
-                return raw
-            i = targets[pick % len(targets)]
-            head = re.match(rb"^(\s*-?\s*[A-Za-z_]+:\s*)", lines[i])
-            assert head is not None
-            lines[i] = head.group(1) + nasty.encode()
-            return _join(lines)
-
-        return f"value -> {nasty[:40]!r}", mutate
+        return f"value -> {nasty[:40]!r}", lambda raw: _set_value(raw, pick, nasty.encode())
     if kind == "flow_value":
 
         def mutate(raw: bytes) -> bytes:
@@ -265,19 +266,7 @@ def _mutation(draw: st.DrawFn) -> tuple[str, Mutation]:
         depth = draw(st.sampled_from((30, 70, 500, 5000, 50_000)))
         shape = draw(st.sampled_from(("list", "map")))
         value = "[" * depth + "]" * depth if shape == "list" else "{a: " * depth + "1" + "}" * depth
-
-        def mutate(raw: bytes) -> bytes:
-            lines = _lines(raw)
-            targets = _value_lines(lines)
-            if not targets:
-                return raw
-            i = targets[pick % len(targets)]
-            head = re.match(rb"^(\s*-?\s*[A-Za-z_]+:\s*)", lines[i])
-            assert head is not None
-            lines[i] = head.group(1) + value.encode()
-            return _join(lines)
-
-        return f"deep {shape} x{depth}", mutate
+        return f"deep {shape} x{depth}", lambda raw: _set_value(raw, pick, value.encode())
     if kind == "alias_bomb":
         width = draw(st.integers(2, 10))
         levels = draw(st.integers(2, 12))
