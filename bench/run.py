@@ -15,6 +15,8 @@ ratios (cartsim vs a baseline timed next to it), never absolute targets.
 - memory: peak RSS of ``cohort`` at a big vs a small cohort (target <= 1.2x).
 - startup: ``cartsim --help`` and ``cartsim run <scenario>`` vs
   ``python -c "import simpy, numpy, pydantic, typer"`` (target <= 1.5x).
+- ceiling: two processes vs one on a trivial CPU loop, ``--repeat`` times: how much a
+  2-worker run could gain on this shared machine at the time (no target; a noise gauge).
 """
 
 from __future__ import annotations
@@ -107,6 +109,40 @@ def workers(args: argparse.Namespace) -> dict[str, Any]:
     return row
 
 
+def _spin(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+
+def _ceiling_once(seconds: float = 2.0) -> float:
+    import multiprocessing
+
+    n = 1_000_000
+    start = time.perf_counter()
+    _spin(n)
+    n = int(n * seconds / 2 / (time.perf_counter() - start))
+    start = time.perf_counter()
+    _spin(n)
+    _spin(n)
+    serial = time.perf_counter() - start
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        start = time.perf_counter()
+        pool.map(_spin, [n, n])
+        parallel = time.perf_counter() - start
+    return serial / parallel
+
+
+def ceiling(args: argparse.Namespace) -> dict[str, Any]:
+    """Two processes vs one on a trivial pure-Python loop: the most a 2-worker run could
+    gain on this machine at the time (2.0 on two free cores)."""
+    gains = [round(_ceiling_once(), 2) for _ in range(args.repeat)]
+    row = {"two_process_gain": gains, "min": min(gains), "max": max(gains)}
+    print(f"  {row}", flush=True)
+    return row
+
+
 def _peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
     """Peak RSS (MB) of a command run in a fresh child, and its wall time."""
     probe = (
@@ -159,6 +195,7 @@ BENCHES: dict[str, tuple[Callable[[argparse.Namespace], dict[str, Any]], str]] =
     "workers": (workers, "--workers 2 vs 1 (target >= 1.8x, identical output)"),
     "memory": (memory, "peak RSS, big vs small cohort (target <= 1.2x)"),
     "startup": (startup, "start-up vs bare imports (target <= 1.5x)"),
+    "ceiling": (ceiling, "2 processes vs 1 on a trivial loop (what the machine allows now)"),
 }
 
 

@@ -31,6 +31,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from sim.calibration import calibrate, load_targets  # noqa: E402
+from sim.calibration import TargetFile, calibrate, load_targets  # noqa: E402
 from sim.model.parameters import DEFAULT_FILE, ModelParameters, load_parameters  # noqa: E402
 
 # (section, key, transform): "log" parameters are fitted on the log scale
@@ -195,6 +196,12 @@ def compass_search(
     return x, best
 
 
+@cache
+def _targets() -> tuple[TargetFile, Path]:
+    """The targets file, read once per worker process rather than once per evaluation."""
+    return load_targets()
+
+
 def _objective(args: tuple[np.ndarray, int, int]) -> float:
     """One evaluation: the loss of the parameters ``x`` on cohorts of ``patients``."""
     x, patients, seed = args
@@ -202,7 +209,7 @@ def _objective(args: tuple[np.ndarray, int, int]) -> float:
         params = with_values(load_parameters(), x)
     except Exception:
         return 1e9
-    targets, path = load_targets()
+    targets, path = _targets()
     return loss(calibrate(targets, path.parent, patients, seed, params))
 
 

@@ -19,7 +19,7 @@ from sim.errors import InputError
 from sim.model.parameters import ModelParameters
 from sim.spec.base import Spec
 from sim.spec.load import LoadedProtocol, _problems, _read, load_protocol
-from sim.tally import METRICS, ArmTally
+from sim.tally import METRICS
 
 DEFAULT_TARGETS = Path(__file__).resolve().parent.parent / "calibration" / "targets.yaml"
 
@@ -133,13 +133,10 @@ def calibrate(
             setups[key] = CohortSetup(
                 population=t.population, seed=seed, fixed=key[2], params=params
             )
-    jobs = [
-        ([protocols[key[0]]], setup, a, b, False, False)
-        for key, setup in setups.items()
-        for a, b in chunks(patients)
-    ]
-    totals = {key: ChunkResult(0, 0, [ArmTally()], [], 0) for key in setups}
-    owners = [key for key in setups for _ in chunks(patients)]
+    plan = [(key, setup, a, b) for key, setup in setups.items() for a, b in chunks(patients)]
+    jobs = [([protocols[key[0]]], setup, a, b, False, False) for key, setup, a, b in plan]
+    totals = {key: ChunkResult.empty(1) for key in setups}
+    owners = [key for key, *_ in plan]
     for key, part in zip(owners, run_jobs(jobs, workers=workers, scheduler=scheduler), strict=True):
         totals[key].merge(part)
         if progress is not None:

@@ -136,6 +136,12 @@ class ChunkResult:
     rows: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
 
+    @classmethod
+    def empty(cls, arms: int) -> ChunkResult:
+        """The running total of a cohort of ``arms`` arms, before any chunk is merged."""
+        pairs = [PairTally() for _ in range(arms - 1)]
+        return cls(0, 0, [ArmTally() for _ in range(arms)], pairs, 0)
+
     def merge(self, other: ChunkResult) -> None:
         for mine, theirs in zip(self.arms, other.arms, strict=True):
             mine.merge(theirs)
@@ -263,8 +269,7 @@ def compare(
     from sim.workers import run_chunks
 
     start = time.perf_counter()
-    arms = [ArmTally() for _ in protocols]
-    total = ChunkResult(0, 0, arms, [PairTally() for _ in protocols[1:]], 0)
+    total = ChunkResult.empty(len(protocols))
     parts = run_chunks(
         list(protocols),
         setup,

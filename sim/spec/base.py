@@ -21,7 +21,7 @@ class Spec(BaseModel):
     """Base of every protocol-language model: immutable, unknown fields rejected."""
 
     # defer_build: a model's validator is built on its first use, not at import, so a
-    # command pays only for the models it validates (about 50 ms less for `cartsim run`).
+    # command pays only for the models it validates.
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, defer_build=True)
 
 
