@@ -82,11 +82,22 @@ def plain(value: Any) -> Any:
 
 
 def make_event(time_h: float, kind: str, data: Mapping[str, Any]) -> Event:
-    return Event(round(time_h, 6), kind, _frozen(data))
+    """An event at ``time_h``; times (``time_h`` and fields named ``*time_h``) are rounded
+    to 6 decimals here, so that :func:`shifted` by 0 h has nothing left to change."""
+    fields = {}
+    for key, value in data.items():
+        if type(value) not in _SCALARS:
+            value = _frozen(value)
+        if key.endswith("time_h") and isinstance(value, float):
+            value = round(value, 6)
+        fields[key] = value
+    return Event(round(time_h, 6), kind, MappingProxyType(fields))
 
 
 def shifted(events: Iterable[Event], shift_h: float) -> tuple[Event, ...]:
     """Renumber times so that ``shift_h`` becomes hour 0 (absolute-time fields too)."""
+    if shift_h == 0:
+        return tuple(events)  # made by make_event: already rounded
     out = []
     for ev in events:
         data = {

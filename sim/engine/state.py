@@ -74,12 +74,17 @@ class PatientState:
 
     def _recompute(self) -> list[Change]:
         new: dict[str, Value] = {}
-        active = sorted(self._sources.items(), key=lambda kv: self._order[kv[0]])
+        order = self._order
+        active = [c for _, c in sorted(self._sources.items(), key=lambda kv: order[kv[0]])]
+        given: dict[str, list[Value]] = {}
+        for c in active:  # oldest contribution first, as _combine expects
+            for name, value in c.values.items():
+                given.setdefault(name, []).append(value)
         for name in SCRIPTABLE:
-            given = [c.values[name] for _, c in active if name in c.values]
-            new[name] = self._combine(name, given) if given else self.baseline[name]
-        crs = [c.crs_signs for _, c in active if c.crs_signs is not None]
-        icans = [c.icans_signs for _, c in active if c.icans_signs is not None]
+            values = given.get(name)
+            new[name] = self._combine(name, values) if values else self.baseline[name]
+        crs = [c.crs_signs for c in active if c.crs_signs is not None]
+        icans = [c.icans_signs for c in active if c.icans_signs is not None]
         for s in crs:
             new["temperature_c"] = max(float(new["temperature_c"]), s.temperature_c)
             grade = crs_grade(s.temperature_c, s.hypotension, s.oxygen, s.fever_masked)

@@ -14,7 +14,7 @@ from sim.model.kinetics import Kinetics, KineticTraits
 from sim.model.latent import draw_latent
 from sim.model.parameters import load_parameters
 from sim.model.population import sample_patient
-from sim.model.streams import QUANTITIES, stream
+from sim.model.streams import QUANTITIES, StreamBlock, stream
 from sim.spec.load import LoadedProtocol, load_protocol, spec_hash
 from sim.spec.protocol import Protocol
 
@@ -36,6 +36,31 @@ def test_streams_are_reproducible_and_independent() -> None:
     others = [stream(7, 3, q).random(5) for q in QUANTITIES if q != "crs"]
     others += [stream(7, 4, "crs").random(5), stream(8, 3, "crs").random(5)]
     assert all(not np.array_equal(a, o) for o in others)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.one_of(st.integers(0, 2**32 + 5), st.integers(0, 2**130)),
+    st.integers(0, 2**32 - 40),
+    st.integers(1, 30),
+)
+def test_a_stream_block_draws_exactly_what_each_stream_draws(
+    root: int, start: int, size: int
+) -> None:
+    block = StreamBlock(root, start, start + size)
+    for patient in (start, start + size // 2, start + size - 1):
+        for q in QUANTITIES:
+            fast = block.generator(patient, q)
+            assert np.array_equal(
+                fast.standard_normal(3), stream(root, patient, q).standard_normal(3)
+            )
+    with pytest.raises(IndexError):
+        block.generator(start + size, "crs")
+
+
+def test_latent_traits_from_a_block_equal_those_from_single_streams() -> None:
+    block = StreamBlock(11, 0, 8)
+    assert [draw_latent(11, i, block) for i in range(8)] == [draw_latent(11, i) for i in range(8)]
 
 
 def test_latent_traits_do_not_depend_on_draw_order() -> None:
