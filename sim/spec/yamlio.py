@@ -30,7 +30,10 @@ MAX_NODES = 200_000
 MAX_DEPTH = 64
 
 
-class _Loader(yaml.SafeLoader):
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$")
+
+
+class _PyLoader(yaml.SafeLoader):
     """SafeLoader that also reads YAML 1.2 exponent floats (``1e5``, ``1.0e5``) as numbers.
 
     PyYAML follows YAML 1.1, where a float needs a dot and a signed exponent, so
@@ -38,11 +41,19 @@ class _Loader(yaml.SafeLoader):
     """
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."),
-)
+_PyLoader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
+_Loader: type[yaml.SafeLoader] = _PyLoader
+if getattr(yaml, "__with_libyaml__", False):
+    # The same loader on LibYAML's parser (PyYAML's C extension): about 10 times faster
+    # to compose, with the same nodes, marks, resolvers and constructor.
+
+    class _CLoader(yaml.CSafeLoader):
+        """:class:`_PyLoader` on LibYAML's parser."""
+
+    _CLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789.")
+    )
+    _Loader = _CLoader  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -216,13 +227,14 @@ def parse_yaml(raw: bytes | str, source: str = "<input>") -> Located:
     if deep is not None:
         raise InputError.single(source, f"nesting deeper than {MAX_DEPTH} levels", line=deep)
     try:
-        loader = _Loader(text)
+        yaml.reader.Reader(text)  # refuses unprintable characters, with their position
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
         raise InputError.single(
             source, f"character {char} is not allowed in a YAML file", line=line
         ) from None
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:

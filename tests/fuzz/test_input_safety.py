@@ -25,10 +25,12 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from sim.cli import app
 from sim.errors import InputError, Problem
+from sim.spec import yamlio
 from sim.spec.load import builtin_dir, load_target
 from sim.spec.yamlio import MAX_DEPTH, parse_yaml
 from sim.targets import run_target
@@ -121,10 +123,30 @@ def test_the_scan_would_see_an_eval() -> None:
     assert [name for _, name in _calls(tree)] == ["eval", "yaml.load", "pickle.loads"]
 
 
-def test_yaml_parsing_goes_through_the_safe_loader_only() -> None:
-    source = (SIM / "spec" / "yamlio.py").read_text(encoding="utf-8")
-    assert re.search(r"class _Loader\(yaml\.SafeLoader\)", source)
+def test_yaml_parsing_goes_through_a_safe_loader_only() -> None:
+    safe = (yaml.SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    assert issubclass(yamlio._Loader, safe)
     assert parse_yaml("a: !!str 1\n").data == {"a": "1"}  # plain tags are fine
+    for python_object in (
+        "a: !!python/object/apply:os.system ['true']\n",
+        "a: !!python/name:os.system\n",
+    ):
+        with pytest.raises(InputError):
+            parse_yaml(python_object)
+
+
+@pytest.mark.skipif(yamlio._Loader is yamlio._PyLoader, reason="PyYAML without LibYAML")
+def test_the_libyaml_loader_reads_every_builtin_file_as_the_python_loader_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    files = sorted(builtin_dir("protocol").glob("*.yaml")) + sorted(
+        builtin_dir("scenario").glob("*.yaml")
+    )
+    fast = [parse_yaml(f.read_bytes(), str(f)) for f in files]
+    monkeypatch.setattr(yamlio, "_Loader", yamlio._PyLoader)
+    slow = [parse_yaml(f.read_bytes(), str(f)) for f in files]
+    assert len(files) > 10
+    assert [(r.data, dict(r.lines)) for r in fast] == [(r.data, dict(r.lines)) for r in slow]
 
 
 # --- scenario paths stay in the scenario's folder ----------------------------------------
