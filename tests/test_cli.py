@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from sim.cli import app
+from sim.commands.common import console
 from sim.spec.load import builtin_dir, builtin_ids
 
 runner = CliRunner()
@@ -454,3 +455,8 @@ def test_events_with_an_unknown_suffix_is_a_clean_error(tmp_path: Path) -> None:
     result = invoke("run", "fractionated-no-toxicity", "--events", str(tmp_path / "out.txt"))
     assert result.exit_code == 2
     assert_clean(result)
+
+
+def test_the_console_prints_colon_words_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    console().print("reason: hold :fire: until :stop_sign: clears", markup=False)
+    assert ":fire:" in capsys.readouterr().out

@@ -36,7 +36,13 @@ def guarded(fn: Callable[[], T]) -> T:
 
 
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 140)
+    # emoji=False: a reason or name with ':word:' in it is printed as written
+    return Console(
+        highlight=False,
+        soft_wrap=False,
+        emoji=False,
+        width=None if sys.stdout.isatty() else 140,
+    )
 
 
 Target = Annotated[str, typer.Argument(help="built-in protocol or scenario id, or a YAML file")]
