@@ -83,20 +83,31 @@ def overhead(args: argparse.Namespace) -> dict[str, Any]:
             "bare_simpy_s": round(bare, 3),
             "ratio": round(wall / bare, 1),
         }
-        print(f"  {ident:<24} {run.sim_events:>9} events  cartsim {wall:7.2f} s  "
-              f"bare SimPy {bare:6.3f} s  ratio {wall / bare:6.1f}", flush=True)
+        print(
+            f"  {ident:<24} {run.sim_events:>9} events  cartsim {wall:7.2f} s  "
+            f"bare SimPy {bare:6.3f} s  ratio {wall / bare:6.1f}",
+            flush=True,
+        )
     return rows
 
 
 def workers(args: argparse.Namespace) -> dict[str, Any]:
-    cmd = [*CLI, "compare", "cart19-be-02", "msk-19-28z", "--patients", str(args.patients),
-           "--json", "--no-timing", "-q"]
+    cmd = [
+        *CLI,
+        "compare",
+        "cart19-be-02",
+        "msk-19-28z",
+        "--patients",
+        str(args.patients),
+        "--json",
+        "--no-timing",
+        "-q",
+    ]
     out: dict[int, bytes] = {}
     wall: dict[int, float] = {}
     for w in (1, 2):
         start = time.perf_counter()
-        out[w] = subprocess.run([*cmd, "--workers", str(w)], check=True,
-                                capture_output=True).stdout
+        out[w] = subprocess.run([*cmd, "--workers", str(w)], check=True, capture_output=True).stdout
         wall[w] = time.perf_counter() - start
     row = {
         "patients": args.patients,
@@ -152,8 +163,9 @@ def _peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, "
         "time.perf_counter() - t)\n"
     )
-    res = subprocess.run([sys.executable, "-c", probe, *cmd], check=True, capture_output=True,
-                         text=True)
+    res = subprocess.run(
+        [sys.executable, "-c", probe, *cmd], check=True, capture_output=True, text=True
+    )
     mb, secs = res.stdout.split()
     return float(mb), float(secs)
 
@@ -176,9 +188,18 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def startup(args: argparse.Namespace) -> dict[str, Any]:
-    base = _wall([sys.executable, "-c", "import simpy, numpy, pydantic, typer"], args.repeat)
-    help_s = _wall([*CLI, "--help"], args.repeat)
-    run_s = _wall([*CLI, "run", "fractionated-crs-hold"], args.repeat)
+    """The three commands are timed in turn, ``--repeat`` rounds, so that a change in the
+    machine's load falls on all three alike; each figure is the median of its rounds."""
+    commands = {
+        "imports": [sys.executable, "-c", "import simpy, numpy, pydantic, typer"],
+        "help": [*CLI, "--help"],
+        "run": [*CLI, "run", "fractionated-crs-hold"],
+    }
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(args.repeat):
+        for name, cmd in commands.items():
+            times[name].append(_wall(cmd))
+    base, help_s, run_s = (statistics.median(times[name]) for name in commands)
     row = {
         "imports_s": round(base, 3),
         "help_s": round(help_s, 3),
@@ -202,8 +223,9 @@ BENCHES: dict[str, tuple[Callable[[argparse.Namespace], dict[str, Any]], str]] =
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("which", nargs="*", choices=[*BENCHES, []], default=[])
-    parser.add_argument("--patients", type=int, default=None,
-                        help="cohort size (overhead: 20000; workers: 40000)")
+    parser.add_argument(
+        "--patients", type=int, default=None, help="cohort size (overhead: 20000; workers: 40000)"
+    )
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--big", type=int, default=1_000_000)
     parser.add_argument("--protocol", default="tisagenlecleucel-label")
@@ -219,8 +241,10 @@ def main() -> None:
             sub.patients = {"overhead": 20_000, "workers": 40_000}.get(name, 0)
         print(f"{name}: {title}", flush=True)
         results[name] = fn(sub)
-    results["machine"] = {"cpus": len(__import__("os").sched_getaffinity(0)),
-                          "load_1min": round(__import__("os").getloadavg()[0], 2)}
+    results["machine"] = {
+        "cpus": len(__import__("os").sched_getaffinity(0)),
+        "load_1min": round(__import__("os").getloadavg()[0], 2),
+    }
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=2)
