@@ -125,17 +125,18 @@ def _join(lines: list[bytes]) -> bytes:
     return b"\n".join(lines)
 
 
-def _value_lines(lines: list[bytes]) -> list[int]:
-    return [i for i, line in enumerate(lines) if re.match(rb"^\s*-?\s*[A-Za-z_]+:\s*\S", line)]
+def _value_line(lines: list[bytes], pick: int) -> int | None:
+    """The index of the ``pick``-th (modulo) ``key: value`` line, or None if none."""
+    targets = [i for i, line in enumerate(lines) if re.match(rb"^\s*-?\s*[A-Za-z_]+:\s*\S", line)]
+    return targets[pick % len(targets)] if targets else None
 
 
 def _set_value(raw: bytes, pick: int, value: bytes) -> bytes:
     """Replace the value of the ``pick``-th (modulo) ``key: value`` line with ``value``."""
     lines = _lines(raw)
-    targets = _value_lines(lines)
-    if not targets:
+    i = _value_line(lines, pick)
+    if i is None:
         return raw
-    i = targets[pick % len(targets)]
     head = re.match(rb"^(\s*-?\s*[A-Za-z_]+:\s*)", lines[i])
     assert head is not None
     lines[i] = head.group(1) + value
@@ -190,10 +191,9 @@ def _mutation(draw: st.DrawFn) -> tuple[str, Mutation]:
 
         def mutate(raw: bytes) -> bytes:
             lines = _lines(raw)
-            targets = _value_lines(lines)
-            if not targets:
+            i = _value_line(lines, pick)
+            if i is None:
                 return raw
-            i = targets[pick % len(targets)]
             indent = re.match(rb"^(\s*)(-\s*)?", lines[i])
             assert indent is not None
             pad = indent.group(1) + (b"  " if indent.group(2) else b"")
