@@ -15,6 +15,8 @@ ratios (cartsim vs a baseline timed next to it), never absolute targets.
 - memory: peak RSS of ``cohort`` at a big vs a small cohort (target <= 1.2x).
 - startup: ``cartsim --help`` and ``cartsim run <scenario>`` vs
   ``python -c "import simpy, numpy, pydantic, typer"`` (target <= 1.5x).
+- yaml: seconds to check a generated 2 MB protocol-like YAML file with LibYAML's parser vs
+  pure-Python PyYAML (no target; the file size limit is 2 MB).
 - ceiling: two processes vs one on a trivial CPU loop, ``--repeat`` times: how much a
   2-worker run could gain on this shared machine at the time (no target; a noise gauge).
 """
@@ -211,11 +213,32 @@ def startup(args: argparse.Namespace) -> dict[str, Any]:
     return row
 
 
+def yaml_speed(args: argparse.Namespace) -> dict[str, Any]:
+    from sim.spec import yamlio
+
+    item = "  - {name: item%d, cells_per_kg: 1.0e6, note: 'a longer text to fill the line up'}\n"
+    text = "items:\n" + "".join(item % i for i in range(24_000))
+    loaders = {"libyaml": yamlio._Loader, "pure_python": yamlio._PyLoader}
+    row: dict[str, Any] = {"file_mb": round(len(text) / 1e6, 2)}
+    try:
+        for name, loader in loaders.items():
+            yamlio._Loader = loader
+            start = time.perf_counter()
+            yamlio.parse_yaml(text)
+            row[f"{name}_s"] = round(time.perf_counter() - start, 2)
+    finally:
+        yamlio._Loader = loaders["libyaml"]
+    row["speed_up"] = round(row["pure_python_s"] / row["libyaml_s"], 1)
+    print(f"  {row}", flush=True)
+    return row
+
+
 BENCHES: dict[str, tuple[Callable[[argparse.Namespace], dict[str, Any]], str]] = {
     "overhead": (overhead, "engine overhead vs a bare SimPy loop (target <= 3)"),
     "workers": (workers, "--workers 2 vs 1 (target >= 1.8x, identical output)"),
     "memory": (memory, "peak RSS, big vs small cohort (target <= 1.2x)"),
     "startup": (startup, "start-up vs bare imports (target <= 1.5x)"),
+    "yaml": (yaml_speed, "checking a 2 MB YAML file: LibYAML vs pure-Python PyYAML"),
     "ceiling": (ceiling, "2 processes vs 1 on a trivial loop (what the machine allows now)"),
 }
 
