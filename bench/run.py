@@ -1,6 +1,6 @@
 """cartsim benchmarks: each figure is a ratio against a baseline measured in the same run.
 
-    python bench/run.py                 # all four, at the sizes of issue 5 (long: ~1 h on 2 cores)
+    python bench/run.py                 # every benchmark at issue 5 sizes (~1 h on 2 cores)
     python bench/run.py overhead --patients 2000     # one benchmark, smaller
     python bench/run.py memory --big 200000
 
