@@ -25,7 +25,7 @@ from sim.engine.virtual_patient import VirtualPatient
 from sim.model.latent import Latent, draw_latent
 from sim.model.parameters import ModelParameters, load_parameters
 from sim.model.population import population, sample_patient
-from sim.model.streams import StreamBlock, stream
+from sim.model.streams import StreamBlock, patient_stream
 from sim.outcomes import patient_outcomes
 from sim.spec.load import LoadedProtocol
 from sim.spec.scenario import Patient
@@ -53,11 +53,7 @@ def virtual_patient(setup: CohortSetup, index: int, block: StreamBlock | None = 
     stream faster."""
     params = setup.parameters()
     pop = population(params, setup.population)
-    rng = (
-        stream(setup.seed, index, "covariates")
-        if block is None
-        else block.generator(index, "covariates")
-    )
+    rng = patient_stream(setup.seed, index, "covariates", block)
     return sample_patient(pop, rng, dict(setup.fixed))
 
 

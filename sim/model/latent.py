@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.model.streams import StreamBlock, stream
+from sim.model.streams import StreamBlock, patient_stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +48,7 @@ def draw_latent(root_seed: int, patient: int, block: StreamBlock | None = None) 
     streams faster."""
 
     def stream_of(quantity: str) -> np.random.Generator:
-        if block is None:
-            return stream(root_seed, patient, quantity)
-        return block.generator(patient, quantity)
+        return patient_stream(root_seed, patient, quantity, block)
 
     k = stream_of("kinetics")
     kin = k.standard_normal(5)

@@ -151,3 +151,12 @@ class StreamBlock:
             raise IndexError(f"patient {patient} is not in this block")
         self._bits[q].state = _seeded_state(self._seeds[row])
         return self._generators[q]
+
+
+def patient_stream(
+    root_seed: int, patient: int, quantity: str, block: StreamBlock | None = None
+) -> np.random.Generator:
+    """:func:`stream`, taken from ``block`` (which must hold the patient) when given."""
+    if block is None:
+        return stream(root_seed, patient, quantity)
+    return block.generator(patient, quantity)
