@@ -84,13 +84,17 @@ def plain(value: Any) -> Any:
 def make_event(time_h: float, kind: str, data: Mapping[str, Any]) -> Event:
     """An event at ``time_h``; times (``time_h`` and fields named ``*time_h``) are rounded
     to 6 decimals here, so that :func:`shifted` by 0 h has nothing left to change."""
-    fields = {}
-    for key, value in data.items():
-        if type(value) not in _SCALARS:
+    fields = dict(data)
+    for key, value in fields.items():  # replaces values only: the keys do not change
+        kind_of = type(value)
+        if kind_of is float:
+            if key.endswith("time_h"):
+                fields[key] = round(value, 6)
+        elif kind_of not in _SCALARS:
             value = _frozen(value)
-        if key.endswith("time_h") and isinstance(value, float):
-            value = round(value, 6)
-        fields[key] = value
+            if key.endswith("time_h") and isinstance(value, float):  # a float subclass
+                value = round(value, 6)
+            fields[key] = value
     return Event(round(time_h, 6), kind, MappingProxyType(fields))
 
 

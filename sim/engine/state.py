@@ -52,21 +52,16 @@ class PatientState:
     def __init__(self, patient: Patient) -> None:
         self.baseline = baseline_values(patient)
         self.values: dict[str, Value] = dict(self.baseline)
-        self._sources: dict[str, Contribution] = {}
-        self._order: dict[str, int] = {}
-        self._counter = 0
+        self._sources: dict[str, Contribution] = {}  # oldest contribution first
 
     def __getitem__(self, name: str) -> Value:
         return self.values[name]
 
     def contribute(self, key: str, contribution: Contribution | None) -> list[Change]:
         """Replace (or, with ``None``, withdraw) the contribution of source ``key``."""
-        if contribution is None:
-            self._sources.pop(key, None)
-        else:
-            self._counter += 1
-            self._sources[key] = contribution
-            self._order[key] = self._counter
+        self._sources.pop(key, None)
+        if contribution is not None:
+            self._sources[key] = contribution  # a replaced contribution becomes the newest
         return self._recompute()
 
     def set_bookkeeping(self, name: str, value: Value) -> None:
@@ -74,8 +69,7 @@ class PatientState:
 
     def _recompute(self) -> list[Change]:
         new: dict[str, Value] = {}
-        order = self._order
-        active = [c for _, c in sorted(self._sources.items(), key=lambda kv: order[kv[0]])]
+        active = list(self._sources.values())
         given: dict[str, list[Value]] = {}
         for c in active:  # oldest contribution first, as _combine expects
             for name, value in c.values.items():

@@ -60,6 +60,7 @@ class VirtualPatient:
         dose_event: SimEvent = c.after_dose(lambda label, n: True)
         yield dose_event
         plan = Plan()
+        outcomes: list[tuple[float, str, dict[str, Any]]] = []  # plan.outcomes, time-ordered
         changes: list[tuple[float, str]] = []  # (time, channel) of the plan, time-ordered
         synced_to = 0  # changes[:synced_to] are applied
         while True:
@@ -68,21 +69,23 @@ class VirtualPatient:
                 model.ld_given = c.ld_given
                 model.add_dose(now, c.last_dose_cells_per_kg)
                 plan = model.plan()
+                outcomes = sorted(plan.outcomes, key=lambda x: x[0])
                 c.record("kinetics", **{k: round(v, 3) for k, v in plan.kinetics.items()})
                 dose_event = c.after_dose(lambda label, n: True)
                 changes = sorted((t, ch) for ch, tl in plan.channels.items() for t, _ in tl)
                 synced_to = bisect.bisect_right(changes, (now, "\U0010ffff"))
-                self._sync(c, plan, applied, sorted(set(plan.channels) | set(applied)))
+                self._sync(c, now, plan, applied, sorted(set(plan.channels) | set(applied)))
             else:
                 # only channels with a change since the last wake can differ from applied
                 due = bisect.bisect_right(changes, (now, "\U0010ffff"))
                 if due > synced_to:
-                    self._sync(c, plan, applied, sorted({ch for _, ch in changes[synced_to:due]}))
+                    due_channels = sorted({ch for _, ch in changes[synced_to:due]})
+                    self._sync(c, now, plan, applied, due_channels)
                     synced_to = due
-            if self._emit(c, plan, emitted):
+            if self._emit(c, now, outcomes, emitted):
                 return
             upcoming = [changes[synced_to][0]] if synced_to < len(changes) else []
-            upcoming += [t for t, kind, _ in plan.outcomes if t > now and (kind, t) not in emitted]
+            upcoming += [t for t, kind, _ in outcomes if t > now and (kind, t) not in emitted]
             if not upcoming:
                 yield dose_event
                 continue
@@ -91,12 +94,13 @@ class VirtualPatient:
     @staticmethod
     def _sync(
         c: Course,
+        now: float,
         plan: Plan,
         applied: dict[str, dict[str, Any] | None],
         channels: list[str],
     ) -> None:
         for channel in channels:
-            want = _value_at(plan.channels.get(channel, []), c.now)
+            want = _value_at(plan.channels.get(channel, []), now)
             if applied.get(channel) != want:
                 applied[channel] = want
                 c.contribute(
@@ -106,11 +110,19 @@ class VirtualPatient:
                 )
 
     @staticmethod
-    def _emit(c: Course, plan: Plan, emitted: set[tuple[str, float]]) -> bool:
-        for t, kind, data in sorted(plan.outcomes, key=lambda x: x[0]):
-            if t <= c.now and (kind, t) not in emitted and kind in EMITTED:
+    def _emit(
+        c: Course,
+        now: float,
+        outcomes: list[tuple[float, str, dict[str, Any]]],
+        emitted: set[tuple[str, float]],
+    ) -> bool:
+        """Log the plan's outcomes (``outcomes``: time-ordered) that are due by ``now``."""
+        for t, kind, data in outcomes:
+            if t > now:
+                break
+            if (kind, t) not in emitted and kind in EMITTED:
                 emitted.add((kind, t))
-                if t < c.now - 1e-9 and kind == "expansion_peak":
+                if t < now - 1e-9 and kind == "expansion_peak":
                     continue  # superseded by a re-plan
                 c.record(kind, **data)
                 if kind == "death":

@@ -144,9 +144,10 @@ class Kinetics:
     def at(self, t: float) -> float:
         return sum(c.at(t) for c in self.curves())
 
-    def summary(self, lloq: float) -> dict[str, float]:
-        """Peak, day of peak, AUC over days 0-28 from the first dose, persistence."""
-        curves = self.curves()
+    def summary(self, lloq: float, curves: list[Curve] | None = None) -> dict[str, float]:
+        """Peak, day of peak, AUC over days 0-28 from the first dose, persistence;
+        ``curves`` passes :meth:`curves` when the caller already has them."""
+        curves = self.curves() if curves is None else curves
         if not curves:
             return {}
         main = curves[0]

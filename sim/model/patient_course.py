@@ -132,8 +132,9 @@ class PatientModel:
         kin = Kinetics(self.kinetic_traits())
         for t, cpk in self.doses:
             kin.add_dose(t / H_PER_DAY, cpk)
-        main = kin.curves()[0]
-        summary = kin.summary(self.p.kinetics.lloq_copies)
+        curves = kin.curves()
+        main = curves[0]
+        summary = kin.summary(self.p.kinetics.lloq_copies, curves)
         plan.kinetics = summary
         t0 = self.doses[0][0]
         peak_h = main.peak_day * H_PER_DAY
