@@ -9,7 +9,8 @@ ratios (cartsim vs a baseline timed next to it), never absolute targets.
 
 - overhead: wall time of a cohort of each built-in protocol divided by the wall time of a
   bare SimPy loop that processes the same number of events with trivial processes
-  (target <= 3).
+  (target <= 3). For scale, the same loop that also makes one event-log row per event
+  (as cartsim logs every gate check, dose and state change) is timed too.
 - workers: ``compare --workers 2`` vs ``--workers 1`` (target >= 1.8x faster), with
   byte-identical ``--json --no-timing`` output.
 - memory: peak RSS of ``cohort`` at a big vs a small cohort (target <= 1.2x).
@@ -65,6 +66,31 @@ def bare_simpy(events: int, per_patient: int) -> float:
     return time.perf_counter() - start
 
 
+def logged_simpy(events: int, per_patient: int) -> float:
+    """:func:`bare_simpy`, plus one event-log row per event, made as cartsim makes its rows
+    (:func:`sim.records.make_event`): what any engine that logs every event must pay."""
+    import simpy
+
+    from sim.records import Event, make_event
+
+    row = {"variable": "crs_grade", "old": 0, "new": 1, "cause": "virtual patient: crs"}
+
+    def patient(env: Any, n: int, log: list[Event]) -> Any:
+        for _ in range(n):
+            yield env.timeout(1.0)
+            log.append(make_event(env.now, "state_change", row))
+
+    start = time.perf_counter()
+    done = 0
+    while done < events:
+        env = simpy.Environment()
+        n = max(1, min(per_patient, events - done) - 2)
+        env.process(patient(env, n, []))
+        env.run()
+        done += n + 2
+    return time.perf_counter() - start
+
+
 def overhead(args: argparse.Namespace) -> dict[str, Any]:
     from sim.cohort import CohortSetup, compare
     from sim.spec.load import builtin_ids, load_protocol
@@ -78,16 +104,20 @@ def overhead(args: argparse.Namespace) -> dict[str, Any]:
         wall = time.perf_counter() - start
         per_patient = max(3, round(run.sim_events / args.patients))
         bare = bare_simpy(run.sim_events, per_patient)
+        logged = logged_simpy(run.sim_events, per_patient)
         rows[ident] = {
             "patients": args.patients,
             "sim_events": run.sim_events,
             "cartsim_s": round(wall, 3),
             "bare_simpy_s": round(bare, 3),
             "ratio": round(wall / bare, 1),
+            "logged_simpy_s": round(logged, 3),
+            "logged_ratio": round(logged / bare, 2),
         }
         print(
             f"  {ident:<24} {run.sim_events:>9} events  cartsim {wall:7.2f} s  "
-            f"bare SimPy {bare:6.3f} s  ratio {wall / bare:6.1f}",
+            f"bare SimPy {bare:6.3f} s  ratio {wall / bare:6.1f}  "
+            f"(SimPy + one log row per event: {logged / bare:4.2f})",
             flush=True,
         )
     return rows
