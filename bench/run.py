@@ -45,14 +45,10 @@ def _wall(cmd: list[str], repeat: int = 1) -> float:
     return statistics.median(times)
 
 
-def bare_simpy(events: int, per_patient: int) -> float:
-    """Seconds for a bare SimPy loop: one environment per 'patient', one trivial process
-    yielding timeouts, ``events`` events processed in all."""
+def _simpy_loop(events: int, per_patient: int, patient: Callable[[Any, int], Any]) -> float:
+    """Seconds to process ``events`` SimPy events: one environment per 'patient', running
+    the process ``patient(env, n)`` that yields ``n`` timeouts."""
     import simpy
-
-    def patient(env: Any, n: int) -> Any:
-        for _ in range(n):
-            yield env.timeout(1.0)
 
     start = time.perf_counter()
     done = 0
@@ -66,29 +62,30 @@ def bare_simpy(events: int, per_patient: int) -> float:
     return time.perf_counter() - start
 
 
+def bare_simpy(events: int, per_patient: int) -> float:
+    """Seconds for a bare SimPy loop: trivial processes, ``events`` events in all."""
+
+    def patient(env: Any, n: int) -> Any:
+        for _ in range(n):
+            yield env.timeout(1.0)
+
+    return _simpy_loop(events, per_patient, patient)
+
+
 def logged_simpy(events: int, per_patient: int) -> float:
     """:func:`bare_simpy`, plus one event-log row per event, made as cartsim makes its rows
     (:func:`sim.records.make_event`): what any engine that logs every event must pay."""
-    import simpy
-
     from sim.records import Event, make_event
 
     row = {"variable": "crs_grade", "old": 0, "new": 1, "cause": "virtual patient: crs"}
 
-    def patient(env: Any, n: int, log: list[Event]) -> Any:
+    def patient(env: Any, n: int) -> Any:
+        log: list[Event] = []
         for _ in range(n):
             yield env.timeout(1.0)
             log.append(make_event(env.now, "state_change", row))
 
-    start = time.perf_counter()
-    done = 0
-    while done < events:
-        env = simpy.Environment()
-        n = max(1, min(per_patient, events - done) - 2)
-        env.process(patient(env, n, []))
-        env.run()
-        done += n + 2
-    return time.perf_counter() - start
+    return _simpy_loop(events, per_patient, patient)
 
 
 def overhead(args: argparse.Namespace) -> dict[str, Any]:
