@@ -71,3 +71,9 @@ def test_latest_value_wins_for_blasts() -> None:
     assert state["marrow_blasts_pct"] == 0
     state.contribute("b", Contribution({"marrow_blasts_pct": 12}))
     assert state["marrow_blasts_pct"] == 12
+    # a replaced contribution is the newest, even if its source spoke first
+    state.contribute("a", Contribution({"marrow_blasts_pct": 5}))
+    assert state["marrow_blasts_pct"] == 5
+    # withdrawing the newest brings back the one before it
+    state.contribute("a", None)
+    assert state["marrow_blasts_pct"] == 12
