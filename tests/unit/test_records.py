@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from sim.metrics import patient_metrics
@@ -30,6 +31,18 @@ def test_day_of_negative_times() -> None:
     assert make_event(-0.5, "x", {}).day == -1
     assert make_event(-24.0, "x", {}).day == -1
     assert make_event(23.99, "x", {}).day == 0
+
+
+def test_only_fields_named_time_h_are_rounded_and_the_row_is_a_copy() -> None:
+    data = {"planned_time_h": 1 / 3, "held_h": 1 / 3, "cells": 1 / 3, "n": 1}
+    ev = make_event(2 / 3, "planned", data)
+    assert ev.time_h == 0.666667
+    assert ev.data["planned_time_h"] == 0.333333
+    assert ev.data["held_h"] == 1 / 3 and ev.data["cells"] == 1 / 3 and ev.data["n"] == 1
+    # a float subclass (numpy's float64) is rounded too; the caller's dict is untouched
+    np_like = make_event(0.0, "planned", {"planned_time_h": np.float64(1 / 3)})
+    assert np_like.data["planned_time_h"] == 0.333333
+    assert data["planned_time_h"] == 1 / 3
 
 
 def test_shift_moves_event_and_absolute_time_fields_only() -> None:
