@@ -131,16 +131,25 @@ def _value_line(lines: list[bytes], pick: int) -> int | None:
     return targets[pick % len(targets)] if targets else None
 
 
-def _set_value(raw: bytes, pick: int, value: bytes) -> bytes:
-    """Replace the value of the ``pick``-th (modulo) ``key: value`` line with ``value``."""
+def _edit_value_line(raw: bytes, pick: int, edit: Callable[[list[bytes], int], None]) -> bytes:
+    """``edit(lines, i)`` at the ``pick``-th (modulo) ``key: value`` line; ``raw`` if none."""
     lines = _lines(raw)
     i = _value_line(lines, pick)
     if i is None:
         return raw
-    head = re.match(rb"^(\s*-?\s*[A-Za-z_]+:\s*)", lines[i])
-    assert head is not None
-    lines[i] = head.group(1) + value
+    edit(lines, i)
     return _join(lines)
+
+
+def _set_value(raw: bytes, pick: int, value: bytes) -> bytes:
+    """Replace the value of the ``pick``-th (modulo) ``key: value`` line with ``value``."""
+
+    def edit(lines: list[bytes], i: int) -> None:
+        head = re.match(rb"^(\s*-?\s*[A-Za-z_]+:\s*)", lines[i])
+        assert head is not None
+        lines[i] = head.group(1) + value
+
+    return _edit_value_line(raw, pick, edit)
 
 
 Mutation = Callable[[bytes], bytes]
@@ -189,18 +198,13 @@ def _mutation(draw: st.DrawFn) -> tuple[str, Mutation]:
     if kind == "unknown_key":
         name = draw(st.sampled_from(UNKNOWN_NAMES))
 
-        def mutate(raw: bytes) -> bytes:
-            lines = _lines(raw)
-            i = _value_line(lines, pick)
-            if i is None:
-                return raw
+        def add_key(lines: list[bytes], i: int) -> None:
             indent = re.match(rb"^(\s*)(-\s*)?", lines[i])
             assert indent is not None
             pad = indent.group(1) + (b"  " if indent.group(2) else b"")
             lines.insert(i + 1, pad + name.encode() + b": 1")
-            return _join(lines)
 
-        return f"unknown key {name!r}", mutate
+        return f"unknown key {name!r}", lambda raw: _edit_value_line(raw, pick, add_key)
     if kind == "rename":
         old, new = draw(st.sampled_from(RENAMES))
         return f"rename {old!r} -> {new!r}", lambda raw: raw.replace(old.encode(), new.encode())
