@@ -43,13 +43,18 @@ import numpy as np  # noqa: E402
 from sim.calibration import TargetFile, calibrate, load_targets  # noqa: E402
 from sim.model.parameters import DEFAULT_FILE, ModelParameters, load_parameters  # noqa: E402
 
-# (section, key, transform): "log" parameters are fitted on the log scale
+# (section, key, transform): "log" parameters are fitted on the log scale; a section may be
+# dotted ("crs.onset", "products.cd28") for a nested block of the parameter file.
 FREE: list[tuple[str, str, str]] = [
-    ("kinetics", "allogeneic_beta_factor", "log"),
+    ("products.allogeneic_donor", "beta_factor", "log"),
     ("kinetics", "lloq_copies", "log"),
     ("crs", "intercept", "lin"),
     ("crs", "slope_burden", "lin"),
     ("crs", "duration_median_days", "log"),
+    ("crs.onset", "log_rate_per_day", "lin"),
+    ("crs.onset", "severity_slope", "lin"),
+    ("crs.onset", "omega", "log"),
+    ("products.cd28", "crs_shift", "lin"),
     ("icans", "intercept", "lin"),
     ("iec_hs", "intercept", "lin"),
     ("response", "intercept", "lin"),
@@ -73,46 +78,51 @@ MARGIN = 0.25  # ... shrunk by this share of its half-width, so values are not l
 
 
 # Where the fit starts, so that `--write` reproduces the shipped file exactly whatever
-# values it currently holds. History: hand-set values -> Nelder-Mead fit (250 patients,
-# 150 iterations, 32/36 targets) -> refractory/background death set by hand and freed ->
-# fit (250 patients, 80 iterations, 34/36) -> fit with the out-of-interval penalty (500
-# patients, 40 iterations, 35/36) -> fit with a margin of 0.1 half-width (500 patients,
-# 30 iterations; it ended on a vertex of its initial simplex, response.slope_peak + 0.1;
-# 35/36, CAR-DLI with LD 12-month OS 0.727 for a floor of 0.73) -> these values, plus
-# survival.relapse_slope_peak freed at its former assumed 0.3. The shipped file is the
-# two-stage pattern search below from here, with a margin of 0.25 half-width (Nelder-Mead
-# in 17 dimensions made little progress: 153 -> 104 in 150 evaluations). That search: loss
-# 120 -> 35.2 in 209 evaluations on 250 patients, then 58.7 -> 34.1 in 119 on 1,000 (328
-# evaluations, 26 min on 2 cores); `cartsim calibrate` (2,000 patients, seed 0): 36/36.
+# values it currently holds. History (model version 1): hand-set values -> Nelder-Mead
+# (32/36 targets) -> ... -> a two-stage pattern search from the values below (328
+# evaluations, 36/36). Model version 2 (CRS onset in time, signs, treatment, products,
+# paired targets; issue 14) starts from version 1's fitted values, the onset parameters set
+# by hand so that ELIANA's median onset is near day 3, and the CD28 CRS shift at 0; its run
+# is recorded in the README.
 START: dict[tuple[str, str], float] = {
-    ("kinetics", "allogeneic_beta_factor"): 2.19613,
-    ("kinetics", "lloq_copies"): 209.521,
-    ("crs", "intercept"): -0.752782,
-    ("crs", "slope_burden"): 0.347064,
-    ("crs", "duration_median_days"): 11.1067,
-    ("icans", "intercept"): -0.0598055,
-    ("iec_hs", "intercept"): -3.86983,
-    ("response", "intercept"): 2.91464,
-    ("response", "slope_peak"): 1.60923,
-    ("survival", "relapse_per_month"): 0.0250306,
+    ("products.allogeneic_donor", "beta_factor"): 1.75365,
+    ("kinetics", "lloq_copies"): 243.429,
+    ("crs", "intercept"): -0.652782,
+    ("crs", "slope_burden"): 0.322064,
+    ("crs", "duration_median_days"): 10.565,
+    ("crs.onset", "log_rate_per_day"): -2.3,
+    ("crs.onset", "severity_slope"): 0.4,
+    ("crs.onset", "omega"): 0.6,
+    ("products.cd28", "crs_shift"): 0.0,
+    ("icans", "intercept"): -0.3,
+    ("iec_hs", "intercept"): -3.71983,
+    ("response", "intercept"): 3.23964,
+    ("response", "slope_peak"): 1.95923,
+    ("survival", "relapse_per_month"): 0.0220894,
     ("survival", "relapse_slope_burden"): 0.338959,
-    ("survival", "relapse_slope_peak"): 0.3,
-    ("survival", "relapse_paediatric_factor"): 0.107223,
-    ("survival", "death_after_progression_per_month"): 0.131664,
+    ("survival", "relapse_slope_peak"): 0.5,
+    ("survival", "relapse_paediatric_factor"): 0.0205922,
+    ("survival", "death_after_progression_per_month"): 0.141919,
     ("survival", "death_paediatric_factor"): 0.207703,
     ("survival", "death_refractory_factor"): 3.7618,
-    ("survival", "background_death_per_month"): 0.000977017,
+    ("survival", "background_death_per_month"): 0.000688492,
 }
 
 
 def _get(params: ModelParameters, section: str, key: str) -> float:
-    return float(getattr(getattr(params, section), key))
+    block: Any = params
+    for part in section.split("."):
+        block = getattr(block, part)
+    return float(getattr(block, key))
 
 
 def with_values(params: ModelParameters, x: np.ndarray) -> ModelParameters:
     data: dict[str, Any] = params.model_dump()
     for (section, key, transform), value in zip(FREE, x, strict=True):
-        data[section][key] = float(math.exp(value) if transform == "log" else value)
+        block = data
+        for part in section.split("."):
+            block = block[part]
+        block[key] = float(math.exp(value) if transform == "log" else value)
     return ModelParameters.model_validate(data)
 
 
@@ -142,18 +152,25 @@ def loss(rows: list[dict[str, Any]]) -> float:
 
 
 def write_values(params: ModelParameters, path: Path) -> None:
+    """Rewrite the FITTED values in place: a key is found under its (dotted) section by the
+    indentation of the lines above it."""
     text = path.read_text(encoding="utf-8")
-    section = None
+    stack: list[tuple[int, str]] = []  # (indent, key) of the enclosing blocks
     lines = []
     for line in text.splitlines():
-        m = re.match(r"^([a-z_]+):\s*$", line)
+        m = re.match(r"^( *)([a-z_0-9]+):(.*)$", line)
         if m:
-            section = m.group(1)
-        for s, k, _ in FREE:
-            if s == section and re.match(rf"^  {k}:", line):
-                value = _get(params, s, k)
-                line = f"  {k}: {value:.6g}"
-                line += " " * max(1, 34 - len(line)) + "# FITTED by scripts/fit_model.py"
+            indent, key, rest = len(m.group(1)), m.group(2), m.group(3)
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            section = ".".join(k for _, k in stack)
+            for s_, k, _ in FREE:
+                if s_ == section and k == key:
+                    value = _get(params, s_, k)
+                    line = f"{' ' * indent}{k}: {value:.6g}"
+                    line += " " * max(1, 34 - len(line)) + "# FITTED by scripts/fit_model.py"
+            if not rest.strip() or rest.strip().startswith("#"):
+                stack.append((indent, key))
         lines.append(line)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

@@ -19,6 +19,7 @@ from sim.errors import InputError
 from sim.model.parameters import ModelParameters
 from sim.spec.base import Spec
 from sim.spec.load import LoadedProtocol, _problems, _read, load_protocol
+from sim.stats import Estimate
 from sim.tally import METRICS
 
 DEFAULT_TARGETS = Path(__file__).resolve().parent.parent / "calibration" / "targets.yaml"
@@ -30,11 +31,29 @@ class Tolerance(Spec):
     factor: Annotated[float, Field(gt=1)] | None = None
 
 
-class Target(Spec):
-    id: str
+class Arm(Spec):
+    """The comparator arm of a paired target: run on the same virtual patients (same seed
+    and patient indices, so the same latent traits), through its own protocol, population
+    and fixed covariates."""
+
     protocol: str
     population: str
     fixed: dict[str, Any] = Field(default_factory=dict)
+
+
+class Target(Spec):
+    id: str
+    added_here: bool = Field(
+        False,
+        description="a figure this project found and cited, not in the shared reference",
+    )
+    protocol: str
+    population: str
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    versus: Arm | None = Field(
+        None,
+        description="a paired target: the endpoint is this arm's value minus the versus arm's",
+    )
     published_n: int | None = None
     endpoint: str
     value: float
@@ -94,9 +113,18 @@ def check_value(target: Target, simulated: float | None) -> bool:
 CohortKey = tuple[str, str, tuple[tuple[str, Any], ...]]
 
 
-def cohort_key(t: Target) -> CohortKey:
+def cohort_key(t: Target | Arm) -> CohortKey:
     """Targets with the same protocol, population and fixed covariates share a cohort."""
     return (t.protocol, t.population, tuple(sorted(t.fixed.items())))
+
+
+def _arms(t: Target) -> list[Target | Arm]:
+    return [t] if t.versus is None else [t, t.versus]
+
+
+def cohort_keys(targets: TargetFile) -> set[CohortKey]:
+    """Every cohort the targets need (paired targets need two)."""
+    return {cohort_key(arm) for t in targets.targets for arm in _arms(t)}
 
 
 def calibrate(
@@ -126,13 +154,14 @@ def calibrate(
                 f"target {t.id}: unknown endpoint '{t.endpoint}'"
                 f"; known: {', '.join(sorted(METRICS))}",
             )
-        key = cohort_key(t)
-        if key not in setups:
-            if t.protocol not in protocols:
-                protocols[t.protocol] = load_protocol(t.protocol, base=base)
-            setups[key] = CohortSetup(
-                population=t.population, seed=seed, fixed=key[2], params=params
-            )
+        for arm in _arms(t):
+            key = cohort_key(arm)
+            if key not in setups:
+                if arm.protocol not in protocols:
+                    protocols[arm.protocol] = load_protocol(arm.protocol, base=base)
+                setups[key] = CohortSetup(
+                    population=arm.population, seed=seed, fixed=key[2], params=params
+                )
     plan = [(key, setup, a, b) for key, setup in setups.items() for a, b in chunks(patients)]
     jobs = [([protocols[key[0]]], setup, a, b, False, False) for key, setup, a, b in plan]
     totals = {key: ChunkResult.empty(1) for key in setups}
@@ -144,14 +173,27 @@ def calibrate(
     cohorts = {key: total.arms[0].metrics() for key, total in totals.items()}
     rows = []
     for t in targets.targets:
-        key = cohort_key(t)
-        est = cohorts[key][t.endpoint]
+        est = cohorts[cohort_key(t)][t.endpoint]
+        if t.versus is not None:
+            other = cohorts[cohort_key(t.versus)][t.endpoint]
+            diff = None
+            if est.value is not None and other.value is not None:
+                diff = est.value - other.value
+            est = Estimate(
+                diff,
+                None,
+                None,
+                est.n,
+                f"difference of the two arms on the same {est.n} virtual patients "
+                f"({t.protocol} minus {t.versus.protocol})",
+            )
         low, high, rule = t.bounds()
         rows.append(
             {
                 "id": t.id,
                 "protocol": t.protocol,
                 "population": t.population,
+                "versus": t.versus.model_dump() if t.versus is not None else None,
                 "endpoint": t.endpoint,
                 "published": t.value,
                 "published_low": low,

@@ -162,6 +162,12 @@ def _path(events: Sequence[Any]) -> tuple[str, ...] | None:
     return fraction_path(events)
 
 
+def _crs_checks(events: Sequence[Any]) -> tuple[tuple[bool, bool], ...]:
+    from sim.paths import crs_onset_checks
+
+    return crs_onset_checks(events)
+
+
 def run_chunk(
     protocols: Sequence[LoadedProtocol],
     setup: CohortSetup,
@@ -189,7 +195,7 @@ def run_chunk(
         for lp, tally in zip(protocols, arms, strict=True):
             result = run_patient_result(lp, setup, i, person)
             row = patient_outcomes(result.events)
-            tally.add(row, _path(result.events))
+            tally.add(row, _path(result.events), _crs_checks(result.events))
             events += result.sim_events
             rows.append(row)
             if keep_rows:

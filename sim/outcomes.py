@@ -28,6 +28,14 @@ def _episode(events: Sequence[Event], variable: str) -> tuple[float | None, floa
     return onset, end
 
 
+def _ever(events: Sequence[Event], variable: str) -> bool:
+    """Whether ``variable`` was ever set above 0 (or true)."""
+    return any(
+        e.kind == "state_change" and e.data["variable"] == variable and bool(e.data["new"])
+        for e in events
+    )
+
+
 def patient_outcomes(events: Sequence[Event]) -> dict[str, Any]:
     m = patient_metrics(events)
     out: dict[str, Any] = {
@@ -59,6 +67,8 @@ def patient_outcomes(events: Sequence[Event]) -> dict[str, Any]:
     out["crs_duration_days"] = (
         (stop - onset) / DAY if onset is not None and stop is not None else None
     )
+    out["tocilizumab_given"] = _ever(events, "tocilizumab_doses")
+    out["steroids_given"] = _ever(events, "steroids_active")
     kinetics = [e for e in events if e.kind == "kinetics"]
     last = kinetics[-1].data if kinetics else {}
     for key in ("peak_copies", "peak_day", "auc_0_28", "persistence_days", "fold_expansion"):

@@ -107,6 +107,69 @@ def fraction_path(events: Sequence[Event]) -> FractionPath:
     return tuple(path)
 
 
+def crs_onset_checks(events: Sequence[Event]) -> tuple[tuple[bool, bool], ...]:
+    """For each planned fraction, in protocol order: was it ever checked by its gate, and
+    had CRS begun (a CRS grade above 0 logged) before its first gate check?
+
+    What a gate looking for early CRS can see: in a fractionated protocol, the share of
+    patients with CRS before fraction k is the share the gate could act on.
+    """
+    planned: list[str] = []
+    first_check: dict[str, float] = {}
+    onset: float | None = None
+    for ev in events:
+        kind = ev.kind
+        if kind == "planned":
+            planned.append(ev.data["fraction"])
+        elif kind == "gate":
+            first_check.setdefault(ev.data["fraction"], ev.time_h)
+        elif (
+            onset is None
+            and kind == "state_change"
+            and ev.data["variable"] == "crs_grade"
+            and ev.data["new"] > 0
+        ):
+            onset = ev.time_h
+    out = []
+    for label in planned:
+        checked = first_check.get(label)
+        if checked is None:
+            out.append((False, False))
+        else:
+            out.append((True, onset is not None and onset < checked))
+    return tuple(out)
+
+
+def crs_before_lines(
+    fractions: Sequence[str], crs_before: Mapping[int, Sequence[int]]
+) -> list[str]:
+    """One line per fraction: of the patients whose fraction was checked, how many had
+    CRS before its first gate check (share with 95 % Wilson CI)."""
+    lines = []
+    for k, label in enumerate(fractions):
+        checked, crs = crs_before.get(k, (0, 0))
+        if not checked:
+            lines.append(f"  {label}: never checked")
+            continue
+        est = wilson(crs, checked)
+        lines.append(
+            f"  {label}: {crs} of {checked} checked ({_pct(est.value)} %, 95 % CI "
+            f"{_pct(est.ci_low)} to {_pct(est.ci_high)} %)"
+        )
+    return lines
+
+
+def crs_before_json(
+    fractions: Sequence[str], crs_before: Mapping[int, Sequence[int]]
+) -> list[dict[str, Any]]:
+    out = []
+    for k, label in enumerate(fractions):
+        checked, crs = crs_before.get(k, (0, 0))
+        est = wilson(crs, checked).to_dict()
+        out.append({"fraction": label, "checked": checked, "crs_before": crs, **_ci(est)})
+    return out
+
+
 def path_counts(
     loaded: LoadedProtocol,
     setup: CohortSetup,

@@ -54,6 +54,16 @@ RATES: dict[str, Callable[[Row], bool]] = {
     "hold_rate": lambda r: r["holds"] >= 1,
     "discontinuation_rate": lambda r: bool(r["stopped"]),
     "repeat_dose_rate": lambda r: r["repeat_doses_given"] >= 1,
+    "tocilizumab_rate": lambda r: bool(r["tocilizumab_given"]),
+    "steroids_rate": lambda r: bool(r["steroids_given"]),
+}
+
+# Rates among the patients who had CRS (denominator: patients with a CRS onset).
+RATES_IN_CRS: dict[str, Callable[[Row], bool]] = {
+    "tocilizumab_rate_in_crs": lambda r: bool(r["tocilizumab_given"]),
+    "steroids_rate_in_crs": lambda r: bool(r["steroids_given"]),
+    "crs_onset_within_24h_share": lambda r: r["crs_onset_day"] <= 1.0,
+    "crs_onset_within_48h_share": lambda r: r["crs_onset_day"] <= 2.0,
 }
 
 # slug -> (row key, which patients: all, infused, or those with CRS)
@@ -61,6 +71,8 @@ MEDIANS: dict[str, tuple[str, str]] = {
     "cells_per_kg_delivered_median": ("given_cells_per_kg", "all"),
     "time_to_last_fraction_h_median": ("last_fraction_after_first_h", "infused"),
     "crs_onset_day_median": ("crs_onset_day", "crs"),
+    "crs_onset_day_median_grade3plus": ("crs_onset_day", "crs_grade3plus"),
+    "crs_onset_day_median_grade1_2": ("crs_onset_day", "crs_grade1_2"),
     "crs_duration_days_median": ("crs_duration_days", "crs"),
     "peak_copies_median": ("peak_copies", "infused"),
     "tmax_day_median": ("peak_day", "infused"),
@@ -74,7 +86,9 @@ SURVIVAL = ("efs", "os")
 # The metrics in report order (the rates, then medians, then survival).
 METRICS: tuple[str, ...] = (
     *RATES,
+    *RATES_IN_CRS,
     *MEDIANS,
+    "crs_onset_median_ratio_severe_mild",
     "efs_12m",
     "efs_24m",
     "os_12m",
@@ -108,7 +122,13 @@ def _in_subset(row: Row, subset: str) -> bool:
         return True
     if subset == "infused":
         return bool(row["infused"])
-    return row["crs_onset_day"] is not None
+    if row["crs_onset_day"] is None:
+        return False
+    if subset == "crs_grade3plus":
+        return bool(row["crs_max_grade"] >= 3)
+    if subset == "crs_grade1_2":
+        return bool(row["crs_max_grade"] < 3)
+    return True
 
 
 def _table(counts: Mapping[float, int]) -> tuple[list[float], list[int]]:
@@ -130,12 +150,30 @@ class ArmTally:
         default_factory=lambda: {kind: {} for kind in SURVIVAL}
     )
     paths: Counter[tuple[str, ...]] = field(default_factory=Counter)
+    crs_n: int = 0  # patients with CRS: the denominator of RATES_IN_CRS
+    # fraction position -> [patients whose fraction was checked, ... with CRS begun before]
+    crs_before: dict[int, list[int]] = field(default_factory=dict)
 
-    def add(self, row: Row, path: tuple[str, ...] | None = None) -> None:
+    def add(
+        self,
+        row: Row,
+        path: tuple[str, ...] | None = None,
+        crs_checks: tuple[tuple[bool, bool], ...] = (),
+    ) -> None:
         self.n += 1
         for slug, test in RATES.items():
             if test(row):
                 self.rates[slug] += 1
+        if row["crs_onset_day"] is not None:
+            self.crs_n += 1
+            for slug, test in RATES_IN_CRS.items():
+                if test(row):
+                    self.rates[slug] += 1
+        for k, (checked, crs) in enumerate(crs_checks):
+            if checked:
+                cell = self.crs_before.setdefault(k, [0, 0])
+                cell[0] += 1
+                cell[1] += int(crs)
         for slug, (key, subset) in MEDIANS.items():
             value = row.get(key)
             if value is not None and _in_subset(row, subset):
@@ -148,6 +186,11 @@ class ArmTally:
 
     def merge(self, other: ArmTally) -> None:
         self.n += other.n
+        self.crs_n += other.crs_n
+        for k, (checked, crs) in other.crs_before.items():
+            cell = self.crs_before.setdefault(k, [0, 0])
+            cell[0] += checked
+            cell[1] += crs
         self.rates.update(other.rates)
         for slug, counts in other.values.items():
             self.values[slug].update(counts)
@@ -177,10 +220,18 @@ class ArmTally:
     def metrics(self) -> dict[str, Estimate]:
         """Every endpoint with its 95 % CI (slugs of calibration/targets.yaml where they apply)."""
         out: dict[str, Estimate] = {slug: wilson(self.rates[slug], self.n) for slug in RATES}
+        for slug in RATES_IN_CRS:
+            out[slug] = wilson(self.rates[slug], self.crs_n)
         for slug in MEDIANS:
             est = median_ci_counts(*_table(self.values[slug]))
             method = f"{est.method}, values to {SIGNIFICANT_DIGITS} significant digits"
             out[slug] = Estimate(est.value, est.ci_low, est.ci_high, est.n, method)
+        severe = out["crs_onset_day_median_grade3plus"].value
+        mild = out["crs_onset_day_median_grade1_2"].value
+        ratio = severe / mild if severe is not None and mild else None
+        out["crs_onset_median_ratio_severe_mild"] = Estimate(
+            ratio, None, None, self.crs_n, "ratio of the two medians (no interval)"
+        )
         for kind in SURVIVAL:
             out[f"{kind}_12m"] = km_at_table(*self._km(kind), YEAR_DAYS)
             out[f"{kind}_24m"] = km_at_table(*self._km(kind), 2 * YEAR_DAYS)

@@ -47,7 +47,7 @@ def test_every_target_names_a_loadable_protocol_and_a_pass_rule() -> None:
 def test_targets_copy_the_shared_figures_exactly() -> None:
     shared = {t["id"]: t for t in yaml.safe_load(SHARED.read_text())}
     ours, _ = load_targets()
-    for t in ours.targets:
+    for t in (t for t in ours.targets if not t.added_here):
         ref = shared[t.id]
         assert (t.endpoint, t.value, t.ci_low, t.ci_high) == (
             ref["endpoint"],

@@ -57,8 +57,7 @@ def test_expansion_rise_matches_the_model(protocol: str, seed: int) -> None:
             params,
             result.patient,
             draw_latent(seed, i),
-            allogeneic=loaded.protocol.product.kind == "allogeneic_donor",
-            car_positive_pct=loaded.protocol.product.car_positive_pct,
+            product=loaded.protocol.product,
         )
         model.ld_given = any(e.kind == "ld_dose" for e in result.events)
         kinetics = Kinetics(model.kinetic_traits())

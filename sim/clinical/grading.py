@@ -14,9 +14,14 @@ Scope and limits:
 - Organ toxicities are graded with CTCAE and do not change the CRS grade. Tremor and myoclonus
   do not change the ICANS grade.
 - The ICE score (Immune effector Cell-associated Encephalopathy, 10 points) is for adults and
-  children aged 12 years or more. Younger children are assessed with the Cornell Assessment of
-  Pediatric Delirium (CAPD) and a separate paediatric ICANS table, which this module does NOT
-  implement. Secondary sources differ on whether a child of exactly 12 uses ICE or CAPD.
+  children aged 12 years or more. Younger children (and older patients with developmental
+  delay) are assessed with the Cornell Assessment of Pediatric Delirium (CAPD, 0-32 points):
+  the ASTCT paediatric ICANS table grades CAPD 1-8 as grade 1 or 2 (the level of
+  consciousness tells them apart: awakens spontaneously 1, to voice 2), CAPD >= 9 as grade 3,
+  and "unable to perform CAPD" as grade 4 (it comes from the consciousness domain, as ICE 0 in
+  an unarousable patient does). Lee et al. 2019, paediatric ICANS table; summarised in
+  MDedge, "Group proposes new grading systems for CRS, neurotoxicity" (2018). Secondary
+  sources differ on whether a child of exactly 12 uses ICE or CAPD; cartsim uses CAPD under 12.
 """
 
 from __future__ import annotations
@@ -189,12 +194,26 @@ def ice_domain_grade(ice_score: int) -> int:
     return 3
 
 
+def capd_domain_grade(capd_score: int) -> int:
+    """Return the ICANS grade of the CAPD domain alone (children under 12; ASTCT paediatric
+    table): CAPD 0 -> 0; 1-8 -> 1 (grade 1 or 2, set by consciousness); >= 9 -> 3. Raises
+    ``ValueError`` outside 0-32."""
+    if isinstance(capd_score, bool) or not isinstance(capd_score, int):
+        raise TypeError(f"capd_score must be an int, got {capd_score!r}")
+    if not 0 <= capd_score <= 32:
+        raise ValueError(f"CAPD score must be 0-32, got {capd_score}")
+    if capd_score == 0:
+        return 0
+    return 1 if capd_score < 9 else 3
+
+
 def icans_grade(
     ice_score: int | None = None,
     consciousness: Consciousness = "alert",
     seizure: Seizure = "none",
     motor_weakness: bool = False,
     cerebral_oedema: CerebralOedema = "none",
+    capd_score: int | None = None,
 ) -> int:
     """Return the ASTCT ICANS grade (ICE-based, age >= 12), 0-4 (Lee et al. 2019).
 
@@ -203,9 +222,12 @@ def icans_grade(
     seizure (resolves rapidly 3, prolonged or repetitive 4); motor findings (deep focal motor
     weakness such as hemiparesis or paraparesis, ``motor_weakness=True``: 4); raised intracranial
     pressure / cerebral oedema (focal 3, diffuse 4). ``ice_score=None`` means not assessed (for
-    example the patient is unarousable) and contributes 0 by itself.
+    example the patient is unarousable) and contributes 0 by itself. For children under 12 give
+    ``capd_score`` instead of ``ice_score`` (see :func:`capd_domain_grade`).
     """
-    return icans_grade_reason(ice_score, consciousness, seizure, motor_weakness, cerebral_oedema)[0]
+    return icans_grade_reason(
+        ice_score, consciousness, seizure, motor_weakness, cerebral_oedema, capd_score
+    )[0]
 
 
 def icans_grade_reason(
@@ -214,12 +236,15 @@ def icans_grade_reason(
     seizure: Seizure = "none",
     motor_weakness: bool = False,
     cerebral_oedema: CerebralOedema = "none",
+    capd_score: int | None = None,
 ) -> tuple[int, str]:
     """Return ``(grade, reason)``; same rules as :func:`icans_grade`, reason in plain English."""
     domains: list[tuple[int, str]] = []
     if ice_score is not None:
         ice_tier = ice_domain_grade(ice_score)
         domains.append((ice_tier, f"ICE score {ice_score}/10"))
+    if capd_score is not None:
+        domains.append((capd_domain_grade(capd_score), f"CAPD score {capd_score}"))
     domains.append(_lookup(_CONSCIOUSNESS, consciousness, "consciousness"))
     domains.append(_lookup(_SEIZURE, seizure, "seizure"))
     domains.append((4, "deep focal motor weakness") if motor_weakness else (0, ""))
@@ -228,6 +253,8 @@ def icans_grade_reason(
     grade = max(tier for tier, _ in domains)
     if grade == 0:
         ice_text = "ICE score 10/10" if ice_score is not None else "ICE not assessed"
+        if capd_score is not None:
+            ice_text = "CAPD score 0"
         return 0, f"grade 0: {ice_text} and no other neurological signs"
     worst = [text for tier, text in domains if tier == grade]
     reason = f"grade {grade}: " + "; ".join(worst)

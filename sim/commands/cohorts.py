@@ -279,7 +279,7 @@ def register(app: typer.Typer) -> None:
         quiet: Quiet = False,
     ) -> None:
         """Simulate every calibration target: published vs simulated, pass or fail."""
-        from sim.calibration import calibrate, cohort_key, load_targets
+        from sim.calibration import calibrate, cohort_keys, load_targets
         from sim.model.parameters import load_parameters
         from sim.report.cohort_table import print_calibration
         from sim.report.progress import progress_bar
@@ -287,7 +287,7 @@ def register(app: typer.Typer) -> None:
 
         def work() -> list[dict[str, Any]]:
             file, path = load_targets(targets)
-            cohorts = len({cohort_key(t) for t in file.targets})
+            cohorts = len(cohort_keys(file))
             with progress_bar(cohorts * patients, "calibration", enabled=not quiet) as advance:
                 return calibrate(
                     file,

@@ -126,20 +126,21 @@ def paths(
     skipped, or the protocol stops (or the patient dies) there. The share is of all
     patients, with its Wilson interval; "of parent" is the share of the branch above.
     """
-    from sim.paths import path_counts, path_tree, tree_json, tree_lines
+    from sim.cohort import compare
+    from sim.paths import crs_before_json, crs_before_lines, path_tree, tree_json, tree_lines
     from sim.report.progress import progress_bar
     from sim.report.trace import dumps
 
-    def work() -> tuple[Any, Any]:
+    def work() -> tuple[Any, Any, Any]:
         setup = cohort_setup(population, seed, fix, params)
         (loaded,) = _protocols([protocol])
         with progress_bar(patients, "paths", enabled=not quiet) as advance:
-            counts = path_counts(
-                loaded, setup, patients, workers=workers, scheduler=scheduler, progress=advance
-            )
-        return loaded, path_tree(counts, patients, [f.id for f in loaded.protocol.fractions])
+            run = compare([loaded], setup, patients, advance, workers=workers, scheduler=scheduler)
+        arm = run.total.arms[0]
+        fractions = [f.id for f in loaded.protocol.fractions]
+        return loaded, path_tree(arm.paths, patients, fractions), arm.crs_before
 
-    loaded, tree = guarded(work)
+    loaded, tree, crs_before = guarded(work)
     if as_json:
         typer.echo(
             dumps(
@@ -149,6 +150,7 @@ def paths(
                     seed=seed,
                     population=population,
                     protocol_hash=loaded.hash,
+                    crs_before_fraction=crs_before_json(tree.fractions, crs_before),
                 )
             )
         )
@@ -164,6 +166,12 @@ def paths(
         markup=False,
     )
     for line in tree_lines(tree):
+        out.print(line, markup=False, highlight=False)
+    out.print(
+        "CRS begun before each fraction's first gate check (what the gate could see):",
+        markup=False,
+    )
+    for line in crs_before_lines(tree.fractions, crs_before):
         out.print(line, markup=False, highlight=False)
 
 

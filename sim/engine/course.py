@@ -22,6 +22,8 @@ from sim.spec.protocol import Protocol
 from sim.spec.scenario import Patient
 
 MAX_CHECKS_PER_DOSE = 10_000
+NO_CRS_YET_H = 1e6
+"""``hours_since_crs_resolved`` of a patient who has had no CRS (its variable's top)."""
 
 
 class Course:
@@ -44,6 +46,7 @@ class Course:
         self.died: SimEvent = env.event()
         self.horizon_day = protocol.follow_up.horizon_day
         self.ended = False  # the run's 'end' is logged: nothing more is
+        self.crs_resolved_h: float | None = None  # when CRS last went back to grade 0
 
     # time -------------------------------------------------------------------------
     @property
@@ -70,13 +73,22 @@ class Course:
 
     # state --------------------------------------------------------------------------
     def view(self) -> dict[str, Any]:
-        """What a gate condition reads: every state variable, with ``day`` up to date."""
+        """What a gate condition reads: every state variable, with ``day`` and
+        ``hours_since_crs_resolved`` up to date."""
         self.state.set_bookkeeping("day", self.study_day())
+        since = NO_CRS_YET_H
+        if self.state["crs_grade"]:
+            since = 0.0
+        elif self.crs_resolved_h is not None:
+            since = self.now - self.crs_resolved_h
+        self.state.set_bookkeeping("hours_since_crs_resolved", since)
         return self.state.values
 
     def contribute(self, key: str, contribution: Contribution | None, cause: str) -> None:
         changes = self.state.contribute(key, contribution)
         for ch in changes:
+            if ch.variable == "crs_grade" and ch.new == 0:
+                self.crs_resolved_h = self.now
             if ch.variable not in QUIET:
                 self.record(
                     "state_change", variable=ch.variable, old=ch.old, new=ch.new, cause=cause

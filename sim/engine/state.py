@@ -13,14 +13,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.clinical.grading import FEVER_THRESHOLD_C, crs_grade, icans_grade
+from sim.clinical.grading import (
+    CEREBRAL_OEDEMA_LEVELS,
+    CONSCIOUSNESS_LEVELS,
+    FEVER_THRESHOLD_C,
+    HYPOTENSION_LEVELS,
+    OXYGEN_LEVELS,
+    SEIZURE_LEVELS,
+    crs_grade,
+    icans_grade,
+)
 from sim.spec.scenario import CrsSigns, IcansSigns, Patient
 from sim.spec.variables import SCRIPTABLE, VARIABLES
 
 Value = float | bool
 _WORST_LOW = {"ice_score"}
 _LATEST = {"marrow_blasts_pct"}
-QUIET = frozenset({"crs_max_since_last_dose", "icans_max_since_last_dose", "doses_given", "day"})
+QUIET = frozenset(
+    {
+        "crs_max_since_last_dose",
+        "icans_max_since_last_dose",
+        "doses_given",
+        "day",
+        "tocilizumab_since_last_dose",
+        "hours_since_crs_resolved",
+    }
+)
 """Bookkeeping variables whose changes are not logged as state changes."""
 
 
@@ -53,6 +71,7 @@ class PatientState:
         self.baseline = baseline_values(patient)
         self.values: dict[str, Value] = dict(self.baseline)
         self._sources: dict[str, Contribution] = {}  # oldest contribution first
+        self._tocilizumab_at_last_dose = 0.0
 
     def __getitem__(self, name: str) -> Value:
         return self.values[name]
@@ -79,18 +98,43 @@ class PatientState:
             new[name] = self._combine(name, values) if values else self.baseline[name]
         crs = [c.crs_signs for c in active if c.crs_signs is not None]
         icans = [c.icans_signs for c in active if c.icans_signs is not None]
+        new.update(hypotension=0, oxygen=0, fever_masked=False)
         for s in crs:
             new["temperature_c"] = max(float(new["temperature_c"]), s.temperature_c)
             grade = crs_grade(s.temperature_c, s.hypotension, s.oxygen, s.fever_masked)
             new["crs_grade"] = max(int(new["crs_grade"]), grade)
+            new["hypotension"] = max(
+                int(new["hypotension"]), HYPOTENSION_LEVELS.index(s.hypotension)
+            )
+            new["oxygen"] = max(int(new["oxygen"]), OXYGEN_LEVELS.index(s.oxygen))
+            new["fever_masked"] = bool(new["fever_masked"]) or s.fever_masked
+        new.update(consciousness=0, seizure=0, motor_weakness=False, cerebral_oedema=0)
         for i in icans:
             grade = icans_grade(
-                i.ice_score, i.consciousness, i.seizure, i.motor_weakness, i.cerebral_oedema
+                i.ice_score,
+                i.consciousness,
+                i.seizure,
+                i.motor_weakness,
+                i.cerebral_oedema,
+                i.capd_score,
             )
             new["icans_grade"] = max(int(new["icans_grade"]), grade)
             if i.ice_score is not None:
                 new["ice_score"] = min(float(new["ice_score"]), i.ice_score)
+            if i.capd_score is not None:
+                new["capd_score"] = max(float(new["capd_score"]), i.capd_score)
+            new["consciousness"] = max(
+                int(new["consciousness"]), CONSCIOUSNESS_LEVELS.index(i.consciousness)
+            )
+            new["seizure"] = max(int(new["seizure"]), SEIZURE_LEVELS.index(i.seizure))
+            new["motor_weakness"] = bool(new["motor_weakness"]) or i.motor_weakness
+            new["cerebral_oedema"] = max(
+                int(new["cerebral_oedema"]), CEREBRAL_OEDEMA_LEVELS.index(i.cerebral_oedema)
+            )
         new["fever"] = float(new["temperature_c"]) >= FEVER_THRESHOLD_C
+        new["tocilizumab_since_last_dose"] = (
+            float(new["tocilizumab_doses"]) - self._tocilizumab_at_last_dose
+        )
         for name in ("crs", "icans"):
             key = f"{name}_max_since_last_dose"
             new[key] = max(int(self.values[key]), int(new[f"{name}_grade"]))
@@ -115,3 +159,5 @@ class PatientState:
         self.values["crs_max_since_last_dose"] = self.values["crs_grade"]
         self.values["icans_max_since_last_dose"] = self.values["icans_grade"]
         self.values["doses_given"] = int(self.values["doses_given"]) + 1
+        self._tocilizumab_at_last_dose = float(self.values["tocilizumab_doses"])
+        self.values["tocilizumab_since_last_dose"] = 0.0

@@ -20,19 +20,20 @@ from sim.engine.course import Course
 from sim.engine.state import Contribution
 from sim.model.latent import Latent
 from sim.model.parameters import ModelParameters
-from sim.model.patient_course import PatientModel, Plan, Timeline
+from sim.model.patient_course import PatientModel, Plan
+from sim.model.timeline import value_at
 
 EMITTED = ("expansion_peak", "death")
+_SIGNS = ("crs_signs", "icans_signs", "why")
 
 
-def _value_at(timeline: Timeline, t: float) -> dict[str, Any] | None:
-    current = None
-    for time_h, values in timeline:
-        if time_h <= t:
-            current = values
-        else:
-            break
-    return current
+def _contribution(values: dict[str, Any]) -> Contribution:
+    """A channel's values as a contribution: raw signs apart, for the ASTCT grading."""
+    return Contribution(
+        {k: v for k, v in values.items() if k not in _SIGNS},
+        crs_signs=values.get("crs_signs"),
+        icans_signs=values.get("icans_signs"),
+    )
 
 
 class VirtualPatient:
@@ -47,13 +48,12 @@ class VirtualPatient:
         c.env.process(self._run(c))
 
     def _run(self, c: Course) -> Generator[Any, Any, None]:
-        product = c.protocol.product
         model = PatientModel(
             self.params,
             c.patient,
             self.latent,
-            allogeneic=product.kind == "allogeneic_donor",
-            car_positive_pct=product.car_positive_pct,
+            product=c.protocol.product,
+            management=c.protocol.management,
         )
         applied: dict[str, dict[str, Any] | None] = {}
         emitted: set[tuple[str, float]] = set()
@@ -100,13 +100,15 @@ class VirtualPatient:
         channels: list[str],
     ) -> None:
         for channel in channels:
-            want = _value_at(plan.channels.get(channel, []), now)
+            want = value_at(plan.channels.get(channel, []), now)
             if applied.get(channel) != want:
                 applied[channel] = want
+                name = channel.replace("_", "-")
+                why = f"{name} ends" if want is None else str(want.get("why", name))
                 c.contribute(
                     f"model:{channel}",
-                    Contribution(dict(want)) if want is not None else None,
-                    cause=f"virtual patient: {channel.replace('_', '-')}",
+                    _contribution(want) if want is not None else None,
+                    cause=f"virtual patient: {why}",
                 )
 
     @staticmethod

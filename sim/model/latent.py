@@ -41,6 +41,11 @@ class Latent:
     e_relapse: float
     e_death: float
     e_background: float
+    # the course of CRS and ICANS (stream "toxicity_course", added in model version 2)
+    u_crs_sign: float  # which sign sets CRS grade >= 2: hypotension or hypoxia
+    z_fever: float  # how high the fever runs
+    z_icans_lag: float
+    u_icans_sign: float  # which domain sets ICANS grade >= 3
 
 
 def draw_latent(root_seed: int, patient: int, block: StreamBlock | None = None) -> Latent:
@@ -63,6 +68,9 @@ def draw_latent(root_seed: int, patient: int, block: StreamBlock | None = None) 
     inf = stream_of("infection").random(2)
     r = stream_of("response").random(2)
     s = stream_of("survival").standard_exponential(3)
+    t = stream_of("toxicity_course")
+    course_u = t.random(2)
+    course_z = t.standard_normal(2)
     return Latent(
         eta_capacity=float(kin[0]),
         eta_rho=float(kin[1]),
@@ -89,4 +97,8 @@ def draw_latent(root_seed: int, patient: int, block: StreamBlock | None = None) 
         e_relapse=float(s[0]),
         e_death=float(s[1]),
         e_background=float(s[2]),
+        u_crs_sign=float(course_u[0]),
+        z_fever=float(course_z[0]),
+        z_icans_lag=float(course_z[1]),
+        u_icans_sign=float(course_u[1]),
     )

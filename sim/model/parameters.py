@@ -33,10 +33,19 @@ class Kinetics(Spec):
     omega_beta: Annotated[float, Field(ge=0)]
     no_ld_capacity_factor: Pos
     burden_capacity_exponent: Annotated[float, Field(ge=0)]
-    allogeneic_capacity_factor: Pos
-    allogeneic_beta_factor: Pos
     post_peak_capacity_factor: Prob
     lloq_copies: Pos
+
+
+class CrsOnset(Spec):
+    """CRS onset: a hazard in time, from the first CAR-T infusion (see sim/model/crs.py)."""
+
+    log_rate_per_day: float
+    severity_slope: Annotated[float, Field(ge=0)]
+    omega: Annotated[float, Field(ge=0)]
+    dose_exponent: Annotated[float, Field(ge=0, le=2)]
+    expansion_copies: Pos
+    min_hours: Annotated[float, Field(ge=0, le=72)]
 
 
 class Crs(Spec):
@@ -44,14 +53,16 @@ class Crs(Spec):
     slope_peak: float
     slope_burden: float
     cutpoints: Annotated[list[float], Field(min_length=4, max_length=4)]
-    onset_copies: Pos
-    omega_onset: Annotated[float, Field(ge=0)]
+    ld_expansion_weight: Prob
+    onset: CrsOnset
     duration_median_days: Pos
     omega_duration: Annotated[float, Field(ge=0)]
+    duration_grade_slope: float
+    max_duration_days: Pos
     rise_hours_per_grade: Pos
-    tocilizumab_from_grade: Annotated[int, Field(ge=1, le=4)]
+    hypotension_share: Prob
+    fever_masking_hours: Annotated[float, Field(ge=0, le=72)]
     tocilizumab_duration_factor: Pos
-    steroids_from_grade: Annotated[int, Field(ge=1, le=4)]
     steroids_duration_factor: Pos
     grade4_death_probability: Prob
 
@@ -59,10 +70,17 @@ class Crs(Spec):
 class Icans(Spec):
     intercept: float
     slope_peak: float
+    slope_burden: float
+    slope_crs_grade: float
     correlation_with_crs: Annotated[float, Field(ge=-1, le=1)]
     cutpoints: Annotated[list[float], Field(min_length=4, max_length=4)]
-    lag_days: Annotated[float, Field(ge=0)]
+    lag_median_days: Annotated[float, Field(ge=0)]
+    omega_lag: Annotated[float, Field(ge=0)]
     duration_median_days: Pos
+    omega_duration: Annotated[float, Field(ge=0)]
+    max_duration_days: Pos
+    seizure_share: Prob
+    oedema_share: Prob
 
 
 class IecHs(Spec):
@@ -112,6 +130,39 @@ class Survival(Spec):
     background_death_per_month: Annotated[float, Field(ge=0)]
 
 
+class ProductEffect(Spec):
+    """How a product class differs from the reference (autologous 4-1BB, standard binder):
+    factors on kinetic rates and capacity, and shifts of the CRS and ICANS severity scores."""
+
+    capacity_factor: Pos = 1.0
+    rho_factor: Pos = 1.0
+    alpha_factor: Pos = 1.0
+    beta_factor: Pos = 1.0
+    onset_rate_factor: Pos = 1.0
+    crs_shift: float = 0.0
+    icans_shift: float = 0.0
+
+    def combine(self, other: ProductEffect) -> ProductEffect:
+        return ProductEffect(
+            capacity_factor=self.capacity_factor * other.capacity_factor,
+            rho_factor=self.rho_factor * other.rho_factor,
+            alpha_factor=self.alpha_factor * other.alpha_factor,
+            beta_factor=self.beta_factor * other.beta_factor,
+            onset_rate_factor=self.onset_rate_factor * other.onset_rate_factor,
+            crs_shift=self.crs_shift + other.crs_shift,
+            icans_shift=self.icans_shift + other.icans_shift,
+        )
+
+
+class Products(Spec):
+    """Product classes, each relative to the reference product (protocol ``product``:
+    ``costimulation``, ``binder``, ``kind``); effects of several apply together."""
+
+    cd28: ProductEffect
+    fast_off_rate: ProductEffect
+    allogeneic_donor: ProductEffect
+
+
 class AgeDist(Spec):
     median: Pos
     sd: Pos
@@ -145,6 +196,7 @@ class ModelParameters(Spec):
     infection: Infection
     response: Response
     survival: Survival
+    products: Products
     populations: dict[str, Population]
 
 

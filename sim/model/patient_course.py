@@ -1,18 +1,21 @@
 """From latent traits and the doses given so far to timelines of the patient's state.
 
-``PatientModel.plan()`` returns, for each channel (CRS, ICANS, IEC-HS, GVHD,
+``PatientModel.plan()`` returns, for each channel (CRS, ICANS, treatment, IEC-HS, GVHD,
 cytopenia, infection, disease), a piecewise-constant timeline of state values, and the
 outcome events (expansion peak, death). It is a pure function of the latent traits and
 the realised doses, so the engine can re-plan after every dose (a fraction held
 changes what happens next) and a replay of the same doses gives the same patient.
 
 Links (each a parameter in parameters.yaml, with its source there):
-* CRS: peak grade from expansion peak and burden (not dose: Mueller 2018, Awasthi
-  2020); onset when expansion passes a level; duration shortened by tocilizumab and
-  steroids from given grades.
-* ICANS: correlated with CRS, later; IEC-HS: rare, as CRS resolves, likelier after
-  severe CRS; GVHD: allogeneic products only, risk rising with the cumulative donor
-  T-cell dose (Bar 2013); cytopenia after LD and infection during it.
+* Kinetics: Stein 2019 extended to several doses (sim/model/kinetics.py), scaled by the
+  product class (``products``).
+* CRS (sim/model/crs.py): severity from the expansion and burden (not dose); onset a
+  hazard in time from the cells on board, the severity and the expansion; signs graded
+  by the ASTCT consensus; tocilizumab and steroids by the protocol's management policy.
+* ICANS (sim/model/icans.py): from expansion, burden and the CRS course, after a lag.
+* IEC-HS: rare, as CRS resolves, likelier after severe CRS; GVHD: allogeneic products
+  only, risk rising with the cumulative donor T-cell dose (Bar 2013); cytopenia after LD
+  and infection during it.
 * Response by day 28 from expansion and burden; relapse and death hazards.
 """
 
@@ -22,20 +25,21 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.model.crs import CrsCourse, crs_course, onset_h, ordinal
+from sim.model.icans import IcansCourse, icans_course, lag_h
 from sim.model.kinetics import Curve, Kinetics, KineticTraits
 from sim.model.latent import Latent
-from sim.model.parameters import ModelParameters
+from sim.model.parameters import ModelParameters, ProductEffect
+from sim.model.timeline import DAYS_PER_MONTH, H_PER_DAY, Timeline
+from sim.model.treatment import Course, treatment_timeline
+from sim.spec.protocol import Management, Product
 from sim.spec.scenario import Patient
-
-H_PER_DAY = 24.0
-DAYS_PER_MONTH = 30.4375
-Timeline = list[tuple[float, dict[str, Any] | None]]
-ICE_BY_GRADE = {1: 8, 2: 5, 3: 1, 4: 0}
-
 
 # Bound on the exponent of a hazard multiplier: e^50 is ~5e21, far past any modelled
 # effect, and keeps a near-zero expansion (e.g. a 1e-300 share) from overflowing a float.
 MAX_LOG_MULTIPLIER = 50.0
+CAPD_BELOW_AGE_Y = 12.0
+"""ASTCT: ICE from age 12; younger children are assessed with CAPD."""
 
 
 def _expit(x: float) -> float:
@@ -50,25 +54,17 @@ def _multiplier(log_value: float) -> float:
     return math.exp(max(-MAX_LOG_MULTIPLIER, min(MAX_LOG_MULTIPLIER, log_value)))
 
 
-def _ordinal(score: float, cutpoints: list[float]) -> int:
-    return sum(1 for c in cutpoints if score > c)
-
-
-def _episode(onset_h: float, grade: int, duration_h: float, rise_h: float, values: Any) -> Timeline:
-    """Grades rising one step per ``rise_h`` to ``grade``, plateau, then falling."""
-    out: Timeline = []
-    steps = list(range(1, grade + 1))
-    ramp = rise_h * (grade - 1)
-    plateau = max(rise_h, duration_h - 2 * ramp)
-    t = onset_h
-    for g in steps:
-        out.append((t, values(g)))
-        t += rise_h if g < grade else plateau
-    for g in range(grade - 1, 0, -1):
-        out.append((t, values(g)))
-        t += rise_h
-    out.append((t, None))
-    return out
+def product_effect(params: ModelParameters, product: Product) -> ProductEffect:
+    """The model's effects for ``product``: its class relative to autologous 4-1BB."""
+    effect = ProductEffect()
+    pr = params.products
+    if product.costimulation == "CD28":
+        effect = effect.combine(pr.cd28)
+    if product.binder == "fast_off_rate":
+        effect = effect.combine(pr.fast_off_rate)
+    if product.kind == "allogeneic_donor":
+        effect = effect.combine(pr.allogeneic_donor)
+    return effect
 
 
 @dataclass
@@ -85,14 +81,16 @@ class PatientModel:
         patient: Patient,
         latent: Latent,
         *,
-        allogeneic: bool,
-        car_positive_pct: float | None,
+        product: Product,
+        management: Management | None = None,
     ) -> None:
         self.p = params
         self.patient = patient
         self.latent = latent
-        self.allogeneic = allogeneic
-        self.car_positive_pct = car_positive_pct or params.gvhd.default_car_positive_pct
+        self.allogeneic = product.kind == "allogeneic_donor"
+        self.effect = product_effect(params, product)
+        self.management = management or Management()
+        self.car_positive_pct = product.car_positive_pct or params.gvhd.default_car_positive_pct
         self.ld_given = False
         self.doses: list[tuple[float, float]] = []  # (time_h, cells/kg)
 
@@ -103,25 +101,21 @@ class PatientModel:
         return math.log1p(self.patient.marrow_blasts_pct)
 
     def kinetic_traits(self) -> KineticTraits:
-        k, z = self.p.kinetics, self.latent
+        k, z, e = self.p.kinetics, self.latent, self.effect
         capacity = k.capacity_copies * math.exp(k.omega_capacity * z.eta_capacity)
         capacity *= (1.0 + self.patient.marrow_blasts_pct) ** k.burden_capacity_exponent
         # normalise the burden effect at 30 % blasts, the typical R/R ALL patient
         capacity /= 31.0**k.burden_capacity_exponent
         if not self.ld_given:
             capacity *= k.no_ld_capacity_factor
-        beta = k.beta_per_day * math.exp(k.omega_beta * z.eta_beta)
-        if self.allogeneic:
-            beta *= k.allogeneic_beta_factor
-            capacity *= k.allogeneic_capacity_factor
         return KineticTraits(
-            capacity=capacity,
-            rho=k.rho_per_day * math.exp(k.omega_rho * z.eta_rho),
+            capacity=capacity * e.capacity_factor,
+            rho=k.rho_per_day * math.exp(k.omega_rho * z.eta_rho) * e.rho_factor,
             seed_per_1e6=k.seed_copies_per_1e6_per_kg,
             s50=k.saturation_1e6_per_kg,
-            alpha=k.alpha_per_day * math.exp(k.omega_alpha * z.eta_alpha),
+            alpha=k.alpha_per_day * math.exp(k.omega_alpha * z.eta_alpha) * e.alpha_factor,
             fb=min(0.5, k.fb * math.exp(k.omega_fb * z.eta_fb)),
-            beta=beta,
+            beta=k.beta_per_day * math.exp(k.omega_beta * z.eta_beta) * e.beta_factor,
             post_peak_factor=k.post_peak_capacity_factor,
         )
 
@@ -129,97 +123,139 @@ class PatientModel:
         plan = Plan()
         if not self.doses:
             return plan
-        kin = Kinetics(self.kinetic_traits())
+        traits = self.kinetic_traits()
+        kin = Kinetics(traits)
         for t, cpk in self.doses:
             kin.add_dose(t / H_PER_DAY, cpk)
         curves = kin.curves()
         main = curves[0]
-        summary = kin.summary(self.p.kinetics.lloq_copies, curves)
-        plan.kinetics = summary
+        plan.kinetics = kin.summary(self.p.kinetics.lloq_copies, curves)
         t0 = self.doses[0][0]
         peak_h = main.peak_day * H_PER_DAY
         plan.outcomes.append((peak_h, "expansion_peak", {"copies": round(main.peak, 1)}))
-        crs_end = self._crs(plan, main)
-        self._icans(plan, main)
-        self._iec_hs(plan, main, crs_end, peak_h)
+        crs = self._crs(plan, main)
+        icans = self._icans(plan, main, crs, peak_h)
+        crs_end = crs.steps.end_h if crs is not None else None
+        anakinra = self._iec_hs(plan, crs, crs_end, peak_h)
+        self._treatment(plan, crs, icans, anakinra)
         self._gvhd(plan)
         self._cytopenia_infection(plan, t0)
         self._disease(plan, main, t0, peak_h)
         return plan
 
     # toxicities --------------------------------------------------------------------
-    def _crs_grade(self, main: Curve) -> int:
-        c, z = self.p.crs, self.latent
-        score = (
-            c.intercept
-            + c.slope_peak * math.log(main.peak / 24000.0)
-            + c.slope_burden * self.burden()
-            + z.z_crs
-        )
-        return _ordinal(score, c.cutpoints)
+    def _drive(self, peak: float) -> float:
+        """ln(peak/24000) of the expansion that drives CRS and ICANS: lymphodepletion's gain
+        in capacity counts with weight ``crs.ld_expansion_weight`` (Roddie 2025)."""
+        log_drive = math.log(peak / 24000.0)
+        if not self.ld_given:
+            w = self.p.crs.ld_expansion_weight
+            log_drive -= (1.0 - w) * math.log(self.p.kinetics.no_ld_capacity_factor)
+        return log_drive
 
-    def _crs(self, plan: Plan, main: Curve) -> float | None:
+    def _crs_propensity(self) -> float:
+        """The part of the CRS severity score that does not come from the expansion."""
+        c = self.p.crs
+        return c.slope_burden * self.burden() + self.effect.crs_shift + self.latent.z_crs
+
+    def _crs(self, plan: Plan, main: Curve) -> CrsCourse | None:
         c, z = self.p.crs, self.latent
-        grade = self._crs_grade(main)
+        propensity = self._crs_propensity()
+        score = c.intercept + c.slope_peak * self._drive(main.peak) + propensity
+        grade = ordinal(score, c.cutpoints)
         if grade == 0:
             return None
-        level = c.onset_copies * math.exp(c.omega_onset * z.z_onset)
-        onset_day = main.time_to_reach(level)
-        onset_h = (onset_day if onset_day is not None else main.peak_day) * H_PER_DAY
-        duration = c.duration_median_days * math.exp(c.omega_duration * z.z_crs_duration)
-        if grade >= c.tocilizumab_from_grade:
-            duration *= c.tocilizumab_duration_factor
-        if grade >= c.steroids_from_grade:
-            duration *= c.steroids_duration_factor
-        timeline = _episode(
-            onset_h,
+        start = onset_h(c, self.doses, propensity, main, z.z_onset, self.effect.onset_rate_factor)
+        if start is None:
+            return None
+        course = crs_course(
+            c,
+            self.management,
             grade,
-            duration * H_PER_DAY,
-            c.rise_hours_per_grade,
-            lambda g: {"crs_grade": g, "temperature_c": round(38.4 + 0.3 * g, 1)},
+            start,
+            z_duration=z.z_crs_duration,
+            z_fever=z.z_fever,
+            u_sign=z.u_crs_sign,
         )
-        plan.channels["crs"] = timeline
-        if grade == 4 and z.u_crs_death < c.grade4_death_probability:
-            top = next(t for t, v in timeline if v and v["crs_grade"] == 4)
-            plan.outcomes.append((top + 48.0, "death", {"cause": "CRS (grade 5)"}))
-        return timeline[-1][0]
+        plan.channels["crs"] = course.timeline
+        if course.grade4_h is not None and z.u_crs_death < c.grade4_death_probability:
+            plan.outcomes.append((course.grade4_h + 48.0, "death", {"cause": "CRS (grade 5)"}))
+        return course
 
-    def _icans(self, plan: Plan, main: Curve) -> None:
+    def _icans(
+        self, plan: Plan, main: Curve, crs: CrsCourse | None, peak_h: float
+    ) -> IcansCourse | None:
         i, z = self.p.icans, self.latent
         rho = i.correlation_with_crs
         score = (
             i.intercept
-            + i.slope_peak * math.log(main.peak / 24000.0)
+            + i.slope_peak * self._drive(main.peak)
+            + i.slope_burden * self.burden()
+            + i.slope_crs_grade * (crs.grade if crs is not None else 0)
+            + self.effect.icans_shift
             + rho * z.z_crs
             + math.sqrt(1 - rho * rho) * z.z_icans
         )
-        grade = _ordinal(score, i.cutpoints)
+        grade = ordinal(score, i.cutpoints)
         if grade == 0:
-            return
-        crs = plan.channels.get("crs")
-        onset_h = (crs[0][0] if crs else main.peak_day * H_PER_DAY) + i.lag_days * H_PER_DAY
-        duration = i.duration_median_days * math.exp(0.5 * z.z_icans_duration) * H_PER_DAY
-        plan.channels["icans"] = _episode(
-            onset_h,
+            return None
+        base = crs.steps.times[0] if crs is not None else peak_h
+        course = icans_course(
+            i,
             grade,
-            duration,
-            12.0,
-            lambda g: {"icans_grade": g, "ice_score": ICE_BY_GRADE[g]},
+            base + lag_h(i, z.z_icans_lag),
+            child=self.patient.age_y < CAPD_BELOW_AGE_Y,
+            z_duration=z.z_icans_duration,
+            u_sign=z.u_icans_sign,
         )
+        plan.channels["icans"] = course.timeline
+        return course
 
-    def _iec_hs(self, plan: Plan, main: Curve, crs_end: float | None, peak_h: float) -> None:
+    def _treatment(
+        self,
+        plan: Plan,
+        crs: CrsCourse | None,
+        icans: IcansCourse | None,
+        anakinra: list[Course],
+    ) -> None:
+        m = self.management
+        toci: list[tuple[float, str]] = []
+        steroids: list[Course] = []
+        end = max(x.steps.end_h for x in (crs, icans) if x is not None) if crs or icans else 0.0
+        if crs is not None:
+            for t in crs.tocilizumab_h:
+                toci.append((t, f"CRS grade {crs.steps.grade_at(t)}"))
+            if crs.steroids_h is not None:
+                why = f"CRS grade {crs.steps.grade_at(crs.steroids_h)}"
+                steroids.append(Course(crs.steroids_h, end, why))
+        if icans is not None:
+            start = icans.steps.first_at_least(m.steroids_from_icans_grade)
+            if start is not None:
+                why = f"ICANS grade {icans.steps.grade_at(start)}"
+                steroids.append(Course(start, end, why))
+        timeline = treatment_timeline(self.patient.weight_kg, toci, steroids, anakinra)
+        if timeline:
+            plan.channels["treatment"] = timeline
+
+    def _iec_hs(
+        self, plan: Plan, crs: CrsCourse | None, crs_end: float | None, peak_h: float
+    ) -> list[Course]:
+        """IEC-HS (and the anakinra course the policy gives for it)."""
         h, z = self.p.iec_hs, self.latent
-        crs = plan.channels.get("crs")
-        crs_grade = max((v["crs_grade"] for _, v in crs if v), default=0) if crs else 0
+        crs_grade = crs.grade if crs is not None else 0
         p = _expit(h.intercept + h.slope_crs_grade * crs_grade)
         if z.u_iec >= p:
-            return
-        grade = 1 + int(3 * z.u_iec / p)  # grades 1-3 spread over the event's share
+            return []
+        grade = min(3, 1 + int(3 * z.u_iec / p))  # grades 1-3 spread over the event's share
         onset = (crs_end if crs_end is not None else peak_h) + h.lag_days * H_PER_DAY
+        end = onset + h.duration_days * H_PER_DAY
         plan.channels["iec_hs"] = [
-            (onset, {"iec_hs_grade": min(grade, 3)}),
-            (onset + h.duration_days * H_PER_DAY, None),
+            (onset, {"iec_hs_grade": grade, "why": f"IEC-HS grade {grade}"}),
+            (end, None),
         ]
+        if not self.management.anakinra_for_iec_hs:
+            return []
+        return [Course(onset, end, f"IEC-HS grade {grade}")]
 
     def _gvhd(self, plan: Plan) -> None:
         if not self.allogeneic:

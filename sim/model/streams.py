@@ -34,6 +34,7 @@ QUANTITIES = (
     "infection",
     "response",
     "survival",
+    "toxicity_course",
 )
 _INDEX = {name: i for i, name in enumerate(QUANTITIES)}
 

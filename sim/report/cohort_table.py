@@ -107,8 +107,11 @@ def print_calibration(rows: list[dict[str, Any]], console: Console) -> None:
         if sim["ci_low"] is not None and sim["ci_high"] is not None:
             simulated += f" ({sim['ci_low']:.4g}-{sim['ci_high']:.4g})"
         mark = "[green]pass[/green]" if r["passes"] else "[red]FAIL[/red]"
+        endpoint = r["endpoint"]
+        if r.get("versus"):
+            endpoint += f" ({r['protocol']} minus {r['versus']['protocol']})"
         table.add_row(
-            r["id"], r["endpoint"], f"{r['published']:.4g}", f"{rng} ({r['rule']})", simulated, mark
+            r["id"], endpoint, f"{r['published']:.4g}", f"{rng} ({r['rule']})", simulated, mark
         )
     console.print(table)
     passed = sum(r["passes"] for r in rows)

@@ -32,6 +32,34 @@ NAMES = {
     "icans_max_since_last_dose": "worst ICANS grade since the last dose",
     "doses_given": "doses given",
     "day": "study day",
+    "hypotension": "hypotension",
+    "oxygen": "oxygen need",
+    "fever_masked": "fever masked by treatment",
+    "capd_score": "CAPD score",
+    "consciousness": "consciousness",
+    "seizure": "seizure",
+    "motor_weakness": "motor weakness",
+    "cerebral_oedema": "cerebral oedema",
+    "tocilizumab_doses": "tocilizumab doses",
+    "tocilizumab_since_last_dose": "tocilizumab doses since the last CAR-T dose",
+    "steroids_active": "on steroids",
+    "anakinra_active": "on anakinra",
+    "hours_since_crs_resolved": "hours since CRS resolved",
+}
+
+# Words for the levels of the sign variables (ASTCT; sim/clinical/grading.py).
+LEVELS: dict[str, tuple[str, ...]] = {
+    "hypotension": ("none", "needing fluids", "one vasopressor", "several vasopressors"),
+    "oxygen": ("room air", "low-flow oxygen", "high-flow oxygen", "positive pressure"),
+    "consciousness": (
+        "alert",
+        "awakens spontaneously",
+        "awakens to voice",
+        "awakens only to touch",
+        "unarousable",
+    ),
+    "seizure": ("none", "resolved rapidly", "prolonged"),
+    "cerebral_oedema": ("none", "focal", "diffuse"),
 }
 
 GLOSSARY = [
@@ -55,8 +83,18 @@ def _value(v: Any) -> str:
     return str(v)
 
 
+def _describe(variable: str, value: Any) -> str:
+    """A state value in words: sign levels by name, 'none yet' for a CRS never resolved."""
+    words = LEVELS.get(variable)
+    if words is not None and not isinstance(value, bool) and 0 <= int(value) < len(words):
+        return words[int(value)]
+    if variable == "hours_since_crs_resolved" and value >= 1e6:
+        return "no CRS so far"
+    return _value(value)
+
+
 def _state(seen: dict[str, Any]) -> str:
-    return ", ".join(f"{NAMES.get(k, k)} {_value(v)}" for k, v in seen.items()) or "nothing"
+    return ", ".join(f"{NAMES.get(k, k)} {_describe(k, v)}" for k, v in seen.items()) or "nothing"
 
 
 def _line(e: Event, weight: float) -> str | None:
@@ -101,8 +139,10 @@ def _line(e: Event, weight: float) -> str | None:
             f"last LD day; limit {d['max_days']})."
         )
     if kind == "state_change":
-        name = NAMES.get(d["variable"], d["variable"])
-        return f"{name}: {_value(d['old'])} -> {_value(d['new'])} ({d['cause']})."
+        var = d["variable"]
+        name = NAMES.get(var, var)
+        old, new = _describe(var, d["old"]), _describe(var, d["new"])
+        return f"{name}: {old} -> {new} ({d['cause']})."
     if kind == "visit":
         return (
             f"follow-up visit (day {d['visit_day']}): CRS grade {d['crs_grade']}, "

@@ -143,15 +143,14 @@ def check_scenario(s: Scenario, p: Protocol) -> Iterator[Finding]:
                 ),
             )
         for j, step in enumerate(ep.steps):
-            if (
-                step.icans_signs is not None
-                and step.icans_signs.ice_score is not None
-                and s.patient.age_y < 12
-            ):
+            signs = step.icans_signs
+            if signs is not None and signs.ice_score is not None and s.patient.age_y < 12:
                 yield (
                     ("episodes", i, "steps", j, "icans_signs", "ice_score"),
-                    (
-                        "ASTCT grades ICANS in children under 12 with CAPD, not ICE; cartsim "
-                        "does not implement CAPD: set icans_grade directly"
-                    ),
+                    "ASTCT grades ICANS in children under 12 with CAPD, not ICE: give capd_score",
+                )
+            if signs is not None and signs.capd_score is not None and s.patient.age_y >= 12:
+                yield (
+                    ("episodes", i, "steps", j, "icans_signs", "capd_score"),
+                    "ASTCT grades ICANS from age 12 with the ICE score, not CAPD: give ice_score",
                 )

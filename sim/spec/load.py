@@ -72,6 +72,11 @@ def builtin_ids(kind: Kind) -> list[str]:
     return sorted(p.stem for p in builtin_dir(kind).glob("*.yaml"))
 
 
+def example_ids() -> list[str]:
+    """Example protocols (``protocols/examples/``): loadable by id like the built-ins."""
+    return sorted(p.stem for p in (builtin_dir("protocol") / "examples").glob("*.yaml"))
+
+
 def spec_hash(model: BaseModel) -> str:
     """Provenance: sha256 of the model's canonical JSON (first 16 hex digits)."""
     text = json.dumps(model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
@@ -225,7 +230,10 @@ def resolve_protocol_path(target: str, base: Path | None = None) -> tuple[Path, 
     builtin = builtin_dir("protocol") / f"{target}.yaml"
     if builtin.exists():
         return builtin, f"protocols/{target}.yaml"
-    known = ", ".join(builtin_ids("protocol"))
+    example = builtin_dir("protocol") / "examples" / f"{target}.yaml"
+    if example.exists():
+        return example, f"protocols/examples/{target}.yaml"
+    known = ", ".join(builtin_ids("protocol") + example_ids())
     raise InputError.single(
         target, f"no protocol file or built-in protocol by that name (built-in: {known})"
     )
@@ -303,10 +311,14 @@ def load_target(target: str) -> LoadedProtocol | LoadedScenario:
             if kind == "scenario":
                 return load_scenario_file(builtin, shown)
             return load_protocol(target)
+    if target in example_ids():
+        return load_protocol(target)
     raise InputError.single(
         target,
         "no such file, built-in protocol or scenario (built-in protocols: "
         + ", ".join(builtin_ids("protocol"))
+        + "; examples: "
+        + ", ".join(example_ids())
         + "; scenarios: "
         + ", ".join(builtin_ids("scenario"))
         + ")",

@@ -261,14 +261,46 @@ class DosePlan(Spec):
 
 
 class Product(Spec):
+    """The CAR-T product. ``kind``, ``costimulation`` and ``binder`` select the virtual-patient
+    model's kinetic and toxicity parameters for the product class (``products`` in
+    sim/model/parameters.yaml, each with its source); the reference is an autologous 4-1BB
+    product with a standard binder (tisagenlecleucel, Stein 2019)."""
+
     name: Text
     kind: Literal["autologous", "allogeneic_donor"]
+    costimulation: Literal["4-1BB", "CD28"] = Field(
+        "4-1BB", description="costimulatory domain of the CAR (4-1BB or CD28)"
+    )
+    binder: Literal["standard", "fast_off_rate"] = Field(
+        "standard",
+        description="antigen binder: standard, or a fast off-rate binder (e.g. CAT19)",
+    )
     target: Text = "CD19"
     car_positive_pct: Annotated[float, Field(gt=0, le=100)] | None = Field(
         None,
         description="CAR+ share of the product's T cells, %: turns CAR+ cells into the "
         "donor T-cell dose that drives GVHD for allogeneic products",
     )
+
+
+class Management(Spec):
+    """How the centre treats CRS, ICANS and IEC-HS in virtual patients: an editable policy.
+
+    Defaults follow common practice (domain.md 3.5, an UNVERIFIED composite): supportive
+    care for grade 1 CRS; tocilizumab from grade 2, repeated after at least 8 h when CRS has
+    not improved, at most 4 doses (Kymriah label, Table 1); corticosteroids from CRS grade 3
+    or ICANS grade 2; anakinra for IEC-HS (Hines 2023). Treatment shows in the patient state
+    (``tocilizumab_doses``, ``tocilizumab_since_last_dose``, ``steroids_active``,
+    ``anakinra_active``, ``fever_masked``) so gates can see it. Scripted scenarios are not
+    treated by this policy: a script states its own signs and treatment.
+    """
+
+    tocilizumab_from_crs_grade: Annotated[int, Field(ge=1, le=4)] = 2
+    tocilizumab_repeat_h: Annotated[float, Field(ge=1, le=72)] = 8.0
+    tocilizumab_max_doses: Annotated[int, Field(ge=0, le=4)] = 4
+    steroids_from_crs_grade: Annotated[int, Field(ge=1, le=4)] = 3
+    steroids_from_icans_grade: Annotated[int, Field(ge=1, le=4)] = 2
+    anakinra_for_iec_hs: bool = True
 
 
 class Protocol(Spec):
@@ -280,6 +312,7 @@ class Protocol(Spec):
     source: Source
     assumptions: list[Assumption] = Field(default_factory=list)
     product: Product
+    management: Management = Field(default_factory=lambda: Management())
     calendar: Calendar = Field(default_factory=lambda: Calendar())
     lymphodepletion: Lymphodepletion | None = None
     procedures: list[Procedure] = Field(default_factory=list)

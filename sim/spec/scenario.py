@@ -53,13 +53,22 @@ class CrsSigns(Spec):
 
 
 class IcansSigns(Spec):
-    """Raw ICANS domains, graded by the ASTCT consensus (ICE score is for age >= 12)."""
+    """Raw ICANS domains, graded by the ASTCT consensus (ICE score from age 12, CAPD under 12)."""
 
     ice_score: Annotated[int, Field(ge=0, le=10)] | None = None
+    capd_score: Annotated[int, Field(ge=0, le=32)] | None = Field(
+        None, description="Cornell Assessment of Pediatric Delirium, 0-32 (children under 12)"
+    )
     consciousness: Consciousness = "alert"
     seizure: Seizure = "none"
     motor_weakness: bool = False
     cerebral_oedema: CerebralOedema = "none"
+
+    @model_validator(mode="after")
+    def _ice_or_capd(self) -> Self:
+        if self.ice_score is not None and self.capd_score is not None:
+            raise ValueError("give ice_score (age 12 or more) or capd_score (under 12), not both")
+        return self
 
 
 def _check_settings(values: dict[str, Any]) -> dict[str, Any]:

@@ -230,3 +230,16 @@ def test_icans_reason_texts() -> None:
 def test_icans_rejects_unknown_levels(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         icans_grade(**kwargs)  # type: ignore[arg-type]
+
+
+def test_capd_domain_follows_the_astct_paediatric_table() -> None:
+    from sim.clinical.grading import capd_domain_grade
+
+    assert [capd_domain_grade(s) for s in (0, 1, 8, 9, 32)] == [0, 1, 1, 3, 3]
+    with pytest.raises(ValueError):
+        capd_domain_grade(33)
+    # CAPD 1-8 is grade 1 or 2: consciousness tells them apart
+    assert icans_grade(capd_score=6) == 1
+    assert icans_grade(capd_score=6, consciousness="awakens_to_voice") == 2
+    assert icans_grade(capd_score=12) == 3
+    assert icans_grade(consciousness="unarousable") == 4

@@ -41,7 +41,7 @@ def test_explain_tells_the_hold_and_why() -> None:
 def test_json_has_the_documented_keys() -> None:
     data = run_json(run_target("fractionated-crs-stop"))
     assert {"protocol", "patient", "seed", "events", "ledger", "decisions", "metrics"} <= set(data)
-    assert data["protocol"]["id"] == "cart19-be-02" and data["seed"] == 3
+    assert data["protocol"]["id"] == "cart19-be-02-resume" and data["seed"] == 3
     assert {d["action"] for d in data["decisions"]} == {"give", "delay", "stop"}
     json.dumps(data, allow_nan=False)
 

@@ -21,7 +21,7 @@ from sim.spec.load import (
     load_target,
 )
 
-PROTOCOL_TEXT = (builtin_dir("protocol") / "cart19-be-02.yaml").read_text(encoding="utf-8")
+PROTOCOL_TEXT = (builtin_dir("protocol") / "cart19-be-02-resume.yaml").read_text(encoding="utf-8")
 PROTOCOL_DATA: dict[str, Any] = yaml.safe_load(PROTOCOL_TEXT)
 
 
@@ -481,8 +481,7 @@ def test_ice_score_for_a_child_under_12(tmp_path: Path) -> None:
         str(path),
         line_of(text, "ice_score: 6"),
         "episodes[0].steps[1].icans_signs.ice_score",
-        "ASTCT grades ICANS in children under 12 with CAPD, not ICE; cartsim does not "
-        "implement CAPD: set icans_grade directly",
+        "ASTCT grades ICANS in children under 12 with CAPD, not ICE: give capd_score",
     )
 
 
@@ -494,6 +493,21 @@ def test_ice_score_for_a_child_under_12_in_a_shorthand_episode(tmp_path: Path) -
     assert problem.field == "episodes[1].icans_signs.ice_score"
     assert problem.line == line_of(text, "ice_score: 6")
     assert problem.message.startswith("ASTCT grades ICANS in children under 12 with CAPD")
+
+
+def test_capd_score_from_age_12_is_refused(tmp_path: Path) -> None:
+    text = replace_once(SCENARIO, "  age_y: 40\n", "  age_y: 12\n")
+    text = replace_once(text, "- set: {crs_grade: 2}", "- icans_signs: {capd_score: 10}")
+    path = write(tmp_path, text, "scenario.yaml")
+    (problem,) = problems_of(path)
+    assert problem.field == "episodes[0].steps[1].icans_signs.capd_score"
+    assert problem.message.startswith("ASTCT grades ICANS from age 12 with the ICE score")
+
+
+def test_capd_score_for_a_child_grades_icans(tmp_path: Path) -> None:
+    text = replace_once(SCENARIO, "  age_y: 40\n", "  age_y: 9\n")
+    text = replace_once(text, "- set: {crs_grade: 2}", "- icans_signs: {capd_score: 10}")
+    assert isinstance(load_target(str(write(tmp_path, text))), LoadedScenario)
 
 
 def test_ice_score_for_a_12_year_old_is_fine(tmp_path: Path) -> None:

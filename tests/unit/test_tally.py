@@ -29,6 +29,8 @@ def _row(rng: random.Random) -> dict[str, Any]:
         "given_cells_per_kg": rng.choice([0.0, 1e5, 4e5, 1e6, 3e6]) if infused else 0.0,
         "last_fraction_after_first_h": rng.choice([0.0, 72.0, 84.0, 96.0]),
         "crs_onset_day": rng.uniform(0.5, 9) if crs else None,
+        "tocilizumab_given": crs >= 2,
+        "steroids_given": crs >= 3,
         "crs_duration_days": rng.uniform(1, 12) if crs else None,
         "peak_copies": rng.lognormvariate(9, 1.5),
         "peak_day": rng.uniform(7, 16),
