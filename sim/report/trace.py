@@ -44,4 +44,4 @@ def write_events(result: RunResult, path: Path) -> None:
     written atomically with a ``.provenance.json`` sidecar."""
     from sim.exports.events import write_events as write_event_table
 
-    write_event_table(result, path, option="--events", csv_layout="tidy")
+    write_event_table(result, path, option="--events")
