@@ -18,10 +18,15 @@ from sim import __version__
 from sim.commands.common import (
     Age,
     Blasts,
+    Fix,
     Height,
+    Params,
+    PatientIndex,
+    Population,
     Seed,
     Target,
     Weight,
+    cohort_patient,
     console,
     guarded,
     run_target_cli,
@@ -52,6 +57,10 @@ def run(
     height: Height = None,
     age: Age = None,
     blasts: Blasts = None,
+    patient: PatientIndex = None,
+    population: Population = "adult-rr-ball",
+    fix: Fix = None,
+    params: Params = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     events: Annotated[
         Path | None,
@@ -63,17 +72,24 @@ def run(
 ) -> None:
     """Run one patient through a protocol and print the realised schedule.
 
-    A protocol runs virtual patient 0 of the adult R/R B-ALL population for the seed;
-    --weight etc. fix those covariates. A scenario plays its scripted toxicity instead.
+    A protocol runs virtual patient 0 of the adult R/R B-ALL population for the seed, to
+    the protocol's horizon; --weight etc. change those covariates. --patient N runs
+    virtual patient N of the cohort (--seed, --population, --fix, --params) exactly as the
+    cohort commands do. A scenario plays its scripted toxicity instead.
     """
     from sim.report.schedule import print_schedule
     from sim.report.trace import dumps, run_json, write_events
 
-    result = run_target_cli(target, seed, weight, height, age, blasts)
+    cohort = cohort_patient(patient, population, fix, params)
+    result = run_target_cli(target, seed, weight, height, age, blasts, cohort)
     if events is not None:
-        guarded(lambda: write_events(result, events))
+        index = None if cohort is None else cohort.index
+        guarded(lambda: write_events(result, events, index))
     if as_json:
-        typer.echo(dumps(run_json(result)))
+        data = run_json(result)
+        if cohort is not None:
+            data["cohort"] = {"patient": cohort.index, "population": cohort.population}
+        typer.echo(dumps(data))
     else:
         print_schedule(result, console())
 
@@ -86,11 +102,19 @@ def explain(
     height: Height = None,
     age: Age = None,
     blasts: Blasts = None,
+    patient: PatientIndex = None,
+    population: Population = "adult-rr-ball",
+    fix: Fix = None,
+    params: Params = None,
 ) -> None:
-    """Walk through a run in plain language: what was given, what was held, and why."""
+    """Walk through a run in plain language: what was given, what was held, and why.
+
+    The run is the one 'cartsim run' makes with the same options (--patient N: virtual
+    patient N of the cohort)."""
     from sim.report.explain import explain_lines
 
-    result = run_target_cli(target, seed, weight, height, age, blasts)
+    cohort = cohort_patient(patient, population, fix, params)
+    result = run_target_cli(target, seed, weight, height, age, blasts, cohort)
     for line in explain_lines(result):
         typer.echo(line)
 

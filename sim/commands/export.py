@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sim.commands.common import Population, Seed, Target, guarded
+from sim.commands.common import PatientIndex, Population, Seed, Target, guarded
 
 Format = Annotated[
     str,
@@ -36,6 +36,7 @@ def export(
     seed: Seed = None,
     patients: ExportPatients = None,
     population: Population = "adult-rr-ball",
+    patient: PatientIndex = None,
 ) -> None:
     """Write the realised doses as a NONMEM-style dataset, or the event or patient table.
 
@@ -46,7 +47,13 @@ def export(
 
     summary = guarded(
         lambda: export_target(
-            target, file_format, output, seed=seed, patients=patients, population=population
+            target,
+            file_format,
+            output,
+            seed=seed,
+            patients=patients,
+            population=population,
+            patient=patient,
         )
     )
     typer.echo(summary.describe())
