@@ -189,6 +189,7 @@ def plot(
     age: Age = None,
     blasts: Blasts = None,
     patient: PatientIndex = None,
+    quiet: Quiet = False,
 ) -> None:
     """Plot one patient's timeline, or a cohort's swimmer, survival and dose plots.
 
@@ -223,8 +224,12 @@ def plot(
             _one_patient_only(weight=weight, height=height, age=age, blasts=blasts)
             if figure not in FIGURES:
                 raise InputError.single("--figure", f"'{figure}': use one of {', '.join(FIGURES)}")
+            from sim.report.progress import progress_bar
+
             setup = cohort_setup(population, seed or 0, fix, params)
-            arms = run_arms(_protocols(targets), setup, n)
+            loaded = _protocols(targets)
+            with progress_bar(len(loaded) * n, "plot", enabled=not quiet) as advance:
+                arms = run_arms(loaded, setup, n, progress=advance)
             return _cohort_plot(figure, arms)
 
         fig = guarded(cohort)
@@ -263,6 +268,7 @@ def report(
     age: Age = None,
     blasts: Blasts = None,
     patient: PatientIndex = None,
+    quiet: Quiet = False,
 ) -> None:
     """Write one self-contained HTML report (opens offline, no network requests).
 
@@ -271,7 +277,13 @@ def report(
     or several protocols): also the comparison table, the decision paths of each arm and
     the plots.
     """
-    from sim.report.html import check_report_path, cohort_report, run_report, write_report
+    from sim.report.html import (
+        check_report_path,
+        cohort_report,
+        cohort_report_steps,
+        run_report,
+        write_report,
+    )
 
     guarded(lambda: check_report_path(output))
     n = guarded(lambda: _cohort_size(targets, patients, patient))
@@ -289,8 +301,13 @@ def report(
 
         def cohort() -> str:
             _one_patient_only(weight=weight, height=height, age=age, blasts=blasts)
+            from sim.report.progress import progress_bar
+
             setup = cohort_setup(population, seed or 0, fix, params)
-            return cohort_report(_protocols(targets), setup, n)
+            loaded = _protocols(targets)
+            steps = cohort_report_steps(len(loaded), n)
+            with progress_bar(steps, "report", enabled=not quiet) as advance:
+                return cohort_report(loaded, setup, n, advance)
 
         text = guarded(cohort)
     guarded(lambda: write_report(output, text))

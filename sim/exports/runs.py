@@ -9,7 +9,7 @@ are produced one at a time and written as they come, so memory does not grow wit
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,8 +116,10 @@ def export_target(
     population: str = "adult-rr-ball",
     command: str | None = None,
     patient: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ExportSummary:
-    """Run ``target`` and write ``file_format`` (nonmem, events or patients) to ``output``."""
+    """Run ``target`` and write ``file_format`` (nonmem, events or patients) to ``output``;
+    ``progress(1)`` after each run is written."""
     if file_format not in EXPORT_FORMATS:
         raise InputError.single(
             "--format", f"'{file_format}': accepted formats are {', '.join(EXPORT_FORMATS)}"
@@ -141,4 +143,6 @@ def export_target(
             count += 1
             with_rows += bool(rows)
             writer.write_all(rows)
+            if progress is not None:
+                progress(1)
     return ExportSummary(output, file_format, writer.rows, count, with_rows)
