@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from sim.builtin_files import builtin_folder
 from sim.cohort import ChunkResult, CohortSetup, chunks
 from sim.errors import InputError
 from sim.model.parameters import ModelParameters
@@ -22,7 +23,7 @@ from sim.spec.load import LoadedProtocol, _problems, _read, load_protocol
 from sim.stats import Estimate
 from sim.tally import METRICS
 
-DEFAULT_TARGETS = Path(__file__).resolve().parent.parent / "calibration" / "targets.yaml"
+TARGETS_NAME = "calibration/targets.yaml"  # the built-in targets, as messages name them
 
 
 class Tolerance(Spec):
@@ -91,9 +92,14 @@ class TargetFile(Spec):
     targets: list[Target] = Field(min_length=1)
 
 
+def default_targets() -> Path:
+    """The built-in targets file (inside the installed package, or in a source checkout)."""
+    return builtin_folder("calibration") / "targets.yaml"
+
+
 def load_targets(path: Path | None = None) -> tuple[TargetFile, Path]:
-    path = path or DEFAULT_TARGETS
-    shown = str(path)
+    shown = str(path) if path is not None else TARGETS_NAME
+    path = path or default_targets()
     located = _read(path, shown)
     try:
         return TargetFile.model_validate(located.data), path

@@ -18,10 +18,15 @@ from sim import __version__
 from sim.commands.common import (
     Age,
     Blasts,
+    Fix,
     Height,
+    Params,
+    PatientIndex,
+    Population,
     Seed,
     Target,
     Weight,
+    cohort_patient,
     console,
     guarded,
     run_target_cli,
@@ -36,6 +41,9 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    # Plain click help: typer's rich panels show every flag as taking a value ("--json
+    # <bool>", even "--help <bool>"); click's own layout shows flags bare.
+    rich_markup_mode=None,
     help="cartsim: simulate CAR-T dosing protocols with toxicity gating (research and "
     "teaching only; not clinical advice).",
 )
@@ -49,6 +57,10 @@ def run(
     height: Height = None,
     age: Age = None,
     blasts: Blasts = None,
+    patient: PatientIndex = None,
+    population: Population = "adult-rr-ball",
+    fix: Fix = None,
+    params: Params = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     events: Annotated[
         Path | None,
@@ -60,17 +72,24 @@ def run(
 ) -> None:
     """Run one patient through a protocol and print the realised schedule.
 
-    A protocol runs virtual patient 0 of the adult R/R B-ALL population for the seed;
-    --weight etc. fix those covariates. A scenario plays its scripted toxicity instead.
+    A protocol runs virtual patient 0 of the adult R/R B-ALL population for the seed, to
+    the protocol's horizon; --weight etc. change those covariates. --patient N runs
+    virtual patient N of the cohort (--seed, --population, --fix, --params) exactly as the
+    cohort commands do. A scenario plays its scripted toxicity instead.
     """
     from sim.report.schedule import print_schedule
     from sim.report.trace import dumps, run_json, write_events
 
-    result = run_target_cli(target, seed, weight, height, age, blasts)
+    cohort = cohort_patient(patient, population, fix, params)
+    result = run_target_cli(target, seed, weight, height, age, blasts, cohort)
     if events is not None:
-        guarded(lambda: write_events(result, events))
+        index = None if cohort is None else cohort.index
+        guarded(lambda: write_events(result, events, index))
     if as_json:
-        typer.echo(dumps(run_json(result)))
+        data = run_json(result)
+        if cohort is not None:
+            data["cohort"] = {"patient": cohort.index, "population": cohort.population}
+        typer.echo(dumps(data))
     else:
         print_schedule(result, console())
 
@@ -83,11 +102,19 @@ def explain(
     height: Height = None,
     age: Age = None,
     blasts: Blasts = None,
+    patient: PatientIndex = None,
+    population: Population = "adult-rr-ball",
+    fix: Fix = None,
+    params: Params = None,
 ) -> None:
-    """Walk through a run in plain language: what was given, what was held, and why."""
+    """Walk through a run in plain language: what was given, what was held, and why.
+
+    The run is the one 'cartsim run' makes with the same options (--patient N: virtual
+    patient N of the cohort)."""
     from sim.report.explain import explain_lines
 
-    result = run_target_cli(target, seed, weight, height, age, blasts)
+    cohort = cohort_patient(patient, population, fix, params)
+    result = run_target_cli(target, seed, weight, height, age, blasts, cohort)
     for line in explain_lines(result):
         typer.echo(line)
 
@@ -134,20 +161,49 @@ def list_builtins() -> None:
         raise typer.Exit(2)
 
 
+SCHEMA_KINDS = ("protocol", "scenario", "variables")
+
+
 @app.command()
 def schema(
-    kind: Annotated[str, typer.Option(help="protocol, scenario or both")] = "both",
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="protocol or scenario: the JSON Schema of that file; variables: the patient "
+            "variables that conditions may name"
+        ),
+    ] = "protocol",
+    as_json: Annotated[bool, typer.Option("--json", help="variables as one JSON object")] = False,
 ) -> None:
-    """Print the JSON Schema of protocol and/or scenario files (for editor completion)."""
+    """Print the JSON Schema of protocol or scenario files, or list the gate variables.
+
+    The schema is one JSON Schema document, for editor completion (e.g. yaml-language-
+    server: '# yaml-language-server: $schema=protocol.schema.json'). --kind variables
+    lists every name a gate condition, a dose selection or a scenario script may use, with
+    its range and meaning.
+    """
+    if kind not in SCHEMA_KINDS:
+        Console(stderr=True).print(
+            f"error: --kind: '{kind}': use one of {', '.join(SCHEMA_KINDS)}", markup=False
+        )
+        raise typer.Exit(2)
+    if kind == "variables":
+        from sim.spec.variables import VARIABLES, variable_lines, variable_record
+
+        if as_json:
+            records = {name: variable_record(v) for name, v in VARIABLES.items()}
+            typer.echo(json.dumps({"variables": records}, indent=2))
+        else:
+            for line in variable_lines():
+                typer.echo(line)
+        return
+    from pydantic import BaseModel
+
     from sim.spec.protocol import Protocol
     from sim.spec.scenario import Scenario
 
-    schemas = {"protocol": Protocol.model_json_schema(), "scenario": Scenario.model_json_schema()}
-    if kind not in ("protocol", "scenario", "both"):
-        Console(stderr=True).print("error: --kind is protocol, scenario or both")
-        raise typer.Exit(2)
-    out = schemas if kind == "both" else schemas[kind]
-    typer.echo(json.dumps(out, indent=2))
+    model: type[BaseModel] = Protocol if kind == "protocol" else Scenario
+    typer.echo(json.dumps(model.model_json_schema(), indent=2))
 
 
 def _version(value: bool) -> None:

@@ -76,6 +76,22 @@ def run_target(
     )
 
 
+def run_cohort_patient(target: str, setup: Any, index: int) -> RunResult:
+    """Virtual patient ``index`` of the cohort ``setup`` (a :class:`sim.cohort.CohortSetup`)
+    through the protocol ``target``: exactly as the cohort commands run that patient (the
+    same covariates and traits, the same follow-up), so its outcomes are row ``index`` of
+    ``cartsim cohort --patients-out``."""
+    from sim.cohort import run_patient_result
+
+    loaded = load_target(target)
+    if isinstance(loaded, LoadedScenario):
+        raise InputError.single(
+            "--patient", f"'{target}' is a scenario (one scripted patient); give a protocol"
+        )
+    fixed_patient_check(setup)
+    return run_patient_result(loaded, setup, index)
+
+
 def fixed_patient_check(setup: Any) -> None:
     """Validate fixed covariates once, so a bad --fix fails before any simulation."""
     from pydantic import ValidationError

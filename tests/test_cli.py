@@ -243,13 +243,13 @@ def test_list_lists_every_built_in_id() -> None:
     assert result.output.index("Protocols:") < result.output.index("Scenarios:")
 
 
-def test_schema_is_json_with_protocol_and_scenario() -> None:
+def test_schema_without_kind_is_the_protocol_json_schema() -> None:
     result = invoke("schema")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) == {"protocol", "scenario"}
-    assert "fractions" in data["protocol"]["properties"]
-    assert "episodes" in data["scenario"]["properties"]
+    assert data == json.loads(invoke("schema", "--kind", "protocol").stdout)
+    assert data["title"] == "Protocol"
+    assert "fractions" in data["properties"]
 
 
 @pytest.mark.parametrize(("kind", "field"), [("protocol", "fractions"), ("scenario", "patient")])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -53,27 +54,20 @@ Age = Annotated[float | None, typer.Option("--age", help="age, years")]
 Blasts = Annotated[float | None, typer.Option("--blasts", help="marrow blasts before LD, %")]
 
 
-def run_target_cli(
-    target: str,
-    seed: int | None,
-    weight: float | None,
-    height: float | None,
-    age: float | None,
-    blasts: float | None,
-) -> Any:
-    from sim.targets import run_target
-
-    overrides = {
-        "weight_kg": weight,
-        "height_cm": height,
-        "age_y": age,
-        "marrow_blasts_pct": blasts,
-    }
-    return guarded(lambda: run_target(target, seed=seed, overrides=overrides))
-
-
+MAX_PATIENTS = 10_000_000
+DEFAULT_POPULATION = "adult-rr-ball"  # sim.cohort.DEFAULT_POPULATION (not imported: start-up)
+PatientIndex = Annotated[
+    int | None,
+    typer.Option(
+        "--patient",
+        min=0,
+        max=MAX_PATIENTS - 1,
+        help="virtual patient N (0-based, the row of --patients-out) of the cohort with this "
+        "--seed and --population, run exactly as the cohort commands run it (to day 760)",
+    ),
+]
 Patients = Annotated[
-    int, typer.Option("--patients", min=1, max=10_000_000, help="virtual patients per arm")
+    int, typer.Option("--patients", min=1, max=MAX_PATIENTS, help="virtual patients per arm")
 ]
 Population = Annotated[
     str, typer.Option(help="adult-rr-ball, paediatric-ya-ball, post-allo-relapse or cns-relapse")
@@ -86,6 +80,74 @@ Params = Annotated[Path | None, typer.Option("--params", help="a model parameter
 CohortSeed = Annotated[int, typer.Option(help="root seed")]
 AsJson = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 Csv = Annotated[Path | None, typer.Option("--csv", help="write the metrics as CSV")]
+
+
+@dataclass(frozen=True)
+class CohortPatient:
+    """--patient N with the options that say which cohort it belongs to."""
+
+    index: int
+    population: str
+    fix: list[str] | None = None
+    params: Path | None = None
+
+
+def run_target_cli(
+    target: str,
+    seed: int | None,
+    weight: float | None,
+    height: float | None,
+    age: float | None,
+    blasts: float | None,
+    cohort: CohortPatient | None = None,
+) -> Any:
+    """The one run of ``run``, ``explain``, ``plot`` and ``report``: the target as a
+    scenario or as virtual patient 0 (covariates changed by --weight etc.), or, with
+    ``cohort`` (--patient N), virtual patient N of that cohort."""
+    from sim.targets import run_cohort_patient, run_target
+
+    overrides = {
+        "weight_kg": weight,
+        "height_cm": height,
+        "age_y": age,
+        "marrow_blasts_pct": blasts,
+    }
+    options = {"--weight": weight, "--height": height, "--age": age, "--blasts": blasts}
+    if cohort is None:
+        return guarded(lambda: run_target(target, seed=seed, overrides=overrides))
+
+    def patient_n() -> Any:
+        given = [option for option, value in options.items() if value is not None]
+        if given:
+            raise InputError.single(
+                given[0],
+                "sets a covariate of patient 0's run; --patient N is drawn as in the cohort "
+                "(fix a covariate with --fix NAME=VALUE)",
+            )
+        setup = cohort_setup(cohort.population, seed or 0, cohort.fix, cohort.params)
+        return run_cohort_patient(target, setup, cohort.index)
+
+    return guarded(patient_n)
+
+
+def cohort_patient(
+    index: int | None, population: str, fix: list[str] | None = None, params: Path | None = None
+) -> CohortPatient | None:
+    """``--patient`` and its cohort options; without --patient these options are refused
+    (one run is virtual patient 0 of the default population, or a scenario's patient)."""
+    if index is not None:
+        return CohortPatient(index, population, fix, params)
+
+    def refuse_cohort_options() -> None:
+        if fix or params is not None or population != DEFAULT_POPULATION:
+            raise InputError.single(
+                "--fix/--params/--population",
+                "choose the cohort of --patient N (add it); a single run takes --weight, "
+                "--height, --age, --blasts",
+            )
+
+    guarded(refuse_cohort_options)
+    return None
 
 
 def fixed_covariates(items: list[str] | None) -> tuple[tuple[str, Any], ...]:

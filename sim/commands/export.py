@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from sim.commands.common import Population, Seed, Target, guarded
+from sim.commands.common import PatientIndex, Population, Quiet, Seed, Target, guarded
 
 Format = Annotated[
     str,
@@ -36,6 +36,8 @@ def export(
     seed: Seed = None,
     patients: ExportPatients = None,
     population: Population = "adult-rr-ball",
+    patient: PatientIndex = None,
+    quiet: Quiet = False,
 ) -> None:
     """Write the realised doses as a NONMEM-style dataset, or the event or patient table.
 
@@ -43,12 +45,23 @@ def export(
     Columns: docs/exports.md.
     """
     from sim.exports.runs import export_target
+    from sim.report.progress import progress_bar
 
-    summary = guarded(
-        lambda: export_target(
-            target, file_format, output, seed=seed, patients=patients, population=population
-        )
-    )
+    def work() -> Any:
+        several = patients is not None and not quiet  # one run needs no bar
+        with progress_bar(patients or 1, "export", enabled=several) as advance:
+            return export_target(
+                target,
+                file_format,
+                output,
+                seed=seed,
+                patients=patients,
+                population=population,
+                patient=patient,
+                progress=advance,
+            )
+
+    summary = guarded(work)
     typer.echo(summary.describe())
 
 

@@ -18,11 +18,13 @@ from sim.commands.common import (
     Fix,
     Height,
     Params,
+    PatientIndex,
     Population,
     Quiet,
     Scheduler,
     Weight,
     Workers,
+    cohort_patient,
     cohort_setup,
     console,
     guarded,
@@ -79,8 +81,13 @@ def _protocols(targets: list[str]) -> list[LoadedProtocol]:
     return [item for item in loaded if not isinstance(item, LoadedScenario)]
 
 
-def _cohort_size(targets: list[str], patients: int | None) -> int | None:
+def _cohort_size(targets: list[str], patients: int | None, patient: int | None) -> int | None:
     """Patients per arm for a cohort, or None for one patient's run."""
+    if patient is not None and (patients is not None or len(targets) > 1):
+        raise InputError.single(
+            "--patient",
+            "is one virtual patient of one protocol; --patients N or several targets make a cohort",
+        )
     if patients is not None:
         return patients
     if len(targets) > 1:
@@ -189,26 +196,31 @@ def plot(
     height: Height = None,
     age: Age = None,
     blasts: Blasts = None,
+    patient: PatientIndex = None,
+    quiet: Quiet = False,
 ) -> None:
     """Plot one patient's timeline, or a cohort's swimmer, survival and dose plots.
 
     One target without --patients: the timeline of the scenario, or of virtual patient 0
-    of the protocol. --patients N, or several protocols: cohort plots (--figure picks
-    one). The file is PNG or SVG, by the extension of -o.
+    of the protocol (--patient N: patient N of the cohort, as in the swimmer plot).
+    --patients N, or several protocols: cohort plots (--figure picks one). The file is
+    PNG or SVG, by the extension of -o.
     """
     from sim.plots.files import figure_format, save_figure
 
     guarded(lambda: figure_format(output))
-    n = _cohort_size(targets, patients)
+    n = guarded(lambda: _cohort_size(targets, patients, patient))
     if n is None:
 
         def one() -> Any:
             from sim.plots.timeline import timeline_figure
 
-            _no_fix_for_one(fix, params, population)
+            if patient is None:
+                _no_fix_for_one(fix, params, population)
+            cohort = cohort_patient(patient, population, fix, params)
             if figure != "all":
                 raise InputError.single("--figure", "applies to cohort plots (add --patients N)")
-            result = run_target_cli(targets[0], seed, weight, height, age, blasts)
+            result = run_target_cli(targets[0], seed, weight, height, age, blasts, cohort)
             return timeline_figure(result, until_day=until_day)
 
         fig = guarded(one)
@@ -220,8 +232,12 @@ def plot(
             _one_patient_only(weight=weight, height=height, age=age, blasts=blasts)
             if figure not in FIGURES:
                 raise InputError.single("--figure", f"'{figure}': use one of {', '.join(FIGURES)}")
+            from sim.report.progress import progress_bar
+
             setup = cohort_setup(population, seed or 0, fix, params)
-            arms = run_arms(_protocols(targets), setup, n)
+            loaded = _protocols(targets)
+            with progress_bar(len(loaded) * n, "plot", enabled=not quiet) as advance:
+                arms = run_arms(loaded, setup, n, progress=advance)
             return _cohort_plot(figure, arms)
 
         fig = guarded(cohort)
@@ -259,30 +275,47 @@ def report(
     height: Height = None,
     age: Age = None,
     blasts: Blasts = None,
+    patient: PatientIndex = None,
+    quiet: Quiet = False,
 ) -> None:
     """Write one self-contained HTML report (opens offline, no network requests).
 
     For a scenario or a protocol: summary, timeline, schedule and the plain-language
-    narrative. For a cohort (--patients N, or several protocols): also the comparison
-    table, the decision paths of each arm and the plots.
+    narrative (--patient N: virtual patient N of the cohort). For a cohort (--patients N,
+    or several protocols): also the comparison table, the decision paths of each arm and
+    the plots.
     """
-    from sim.report.html import check_report_path, cohort_report, run_report, write_report
+    from sim.report.html import (
+        check_report_path,
+        cohort_report,
+        cohort_report_steps,
+        run_report,
+        write_report,
+    )
 
     guarded(lambda: check_report_path(output))
-    n = _cohort_size(targets, patients)
+    n = guarded(lambda: _cohort_size(targets, patients, patient))
     if n is None:
 
         def one() -> str:
-            _no_fix_for_one(fix, params, population)
-            return run_report(run_target_cli(targets[0], seed, weight, height, age, blasts))
+            if patient is None:
+                _no_fix_for_one(fix, params, population)
+            cohort = cohort_patient(patient, population, fix, params)
+            result = run_target_cli(targets[0], seed, weight, height, age, blasts, cohort)
+            return run_report(result)
 
         text = guarded(one)
     else:
 
         def cohort() -> str:
             _one_patient_only(weight=weight, height=height, age=age, blasts=blasts)
+            from sim.report.progress import progress_bar
+
             setup = cohort_setup(population, seed or 0, fix, params)
-            return cohort_report(_protocols(targets), setup, n)
+            loaded = _protocols(targets)
+            steps = cohort_report_steps(len(loaded), n)
+            with progress_bar(steps, "report", enabled=not quiet) as advance:
+                return cohort_report(loaded, setup, n, advance)
 
         text = guarded(cohort)
     guarded(lambda: write_report(output, text))

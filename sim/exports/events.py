@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sim.engine.run import RunResult
 from sim.exports.provenance import provenance
@@ -146,25 +146,6 @@ def run_provenance(
     )
 
 
-# The compact CSV layout of earlier versions: the event's own fields as one JSON object.
-COMPACT_EVENT_COLUMNS: tuple[Column, ...] = (
-    Column("time_h", "float", EVENT_COLUMNS[2].doc),
-    Column("day", "int", EVENT_COLUMNS[3].doc),
-    Column("kind", "str", EVENT_COLUMNS[4].doc),
-    Column("detail", "str", "JSON object of the event's other fields"),
-)
-
-
-def compact_rows(result: RunResult) -> Iterator[dict[str, Any]]:
-    for event in result.events:
-        yield {
-            "time_h": event.time_h,
-            "day": event.day,
-            "kind": event.kind,
-            "detail": json.dumps(plain(event.data), ensure_ascii=False),
-        }
-
-
 def write_events(
     result: RunResult,
     path: Path,
@@ -172,17 +153,8 @@ def write_events(
     option: str = "--events",
     command: str | None = None,
     patient_index: int | None = None,
-    csv_layout: Literal["tidy", "compact"] = "tidy",
 ) -> None:
-    """Write the run's event table to ``path`` (.csv, .jsonl or .parquet) with provenance.
-
-    ``csv_layout="compact"`` writes a .csv in the compact layout (time_h, day, kind,
-    detail) instead of the tidy table; JSON lines and Parquet are always tidy.
-    """
+    """Write the run's event table to ``path`` (.csv, .jsonl or .parquet) with provenance."""
     record = run_provenance(result, command)
-    if csv_layout == "compact" and path.suffix.lower() == ".csv":
-        with TableWriter(path, COMPACT_EVENT_COLUMNS, record, option=option) as writer:
-            writer.write_all(compact_rows(result))
-        return
     with TableWriter(path, EVENT_COLUMNS, record, option=option) as writer:
         writer.write_all(event_rows(result, patient_index))

@@ -3,13 +3,13 @@
 Without ``patients`` the target runs once, exactly as ``cartsim run TARGET --seed S``
 (a scenario with its script; a protocol with virtual patient 0). With ``patients=N`` (a
 protocol only) virtual patients 0..N-1 run as in ``cartsim cohort`` (same seed, same
-population, follow-up to day 760). Runs are produced one at a time and written as they
-come, so memory does not grow with N.
+population, follow-up to day 760); with ``patient=N`` only virtual patient N does. Runs
+are produced one at a time and written as they come, so memory does not grow with N.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,10 +51,14 @@ class ExportSummary:
 
 
 def _runs(
-    target: str, seed: int | None, patients: int | None, population: str
+    target: str, seed: int | None, patients: int | None, population: str, patient: int | None
 ) -> tuple[Iterator[tuple[int | None, RunResult]], dict[str, Any]]:
     """The runs of ``target`` (lazily) and the provenance facts that describe them."""
-    if patients is None:
+    if patient is not None and patients is not None:
+        raise InputError.single(
+            "--patient", "exports one virtual patient; --patients N exports patients 0..N-1"
+        )
+    if patients is None and patient is None:
         from sim.targets import run_target
 
         result = run_target(target, seed=seed, population=population)
@@ -72,19 +76,25 @@ def _runs(
     loaded = load_target(target)
     if not isinstance(loaded, LoadedProtocol):
         raise InputError.single(
-            "--patients", f"'{target}' is a scenario (one scripted patient); give a protocol"
+            "--patients" if patient is None else "--patient",
+            f"'{target}' is a scenario (one scripted patient); give a protocol",
         )
     from sim.cohort import CohortSetup, run_patient_result, virtual_patient
     from sim.model.parameters import load_parameters
 
     setup = CohortSetup(population, 0 if seed is None else seed, params=load_parameters())
     virtual_patient(setup, 0)  # a bad population fails here, before any file is opened
+    if patients is not None:
+        indices, chosen = range(patients), {"patients": patients}
+    else:
+        assert patient is not None  # the single run returned above
+        indices, chosen = range(patient, patient + 1), {"patient": patient}
     facts = {
         "seed": setup.seed,
         "protocols": [(loaded.protocol.id, loaded.hash)],
-        "extra": {"target": target, "population": population, "patients": patients},
+        "extra": {"target": target, "population": population, **chosen},
     }
-    runs = ((i, run_patient_result(loaded, setup, i)) for i in range(patients))
+    runs = ((i, run_patient_result(loaded, setup, i)) for i in indices)
     return runs, facts
 
 
@@ -105,8 +115,11 @@ def export_target(
     patients: int | None = None,
     population: str = "adult-rr-ball",
     command: str | None = None,
+    patient: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ExportSummary:
-    """Run ``target`` and write ``file_format`` (nonmem, events or patients) to ``output``."""
+    """Run ``target`` and write ``file_format`` (nonmem, events or patients) to ``output``;
+    ``progress(1)`` after each run is written."""
     if file_format not in EXPORT_FORMATS:
         raise InputError.single(
             "--format", f"'{file_format}': accepted formats are {', '.join(EXPORT_FORMATS)}"
@@ -115,7 +128,7 @@ def export_target(
     option = "--output"
     table_format(output, option, accepted)  # a bad path fails before any simulation
     check_destination(output, option)
-    runs, facts = _runs(target, seed, patients, population)
+    runs, facts = _runs(target, seed, patients, population, patient)
     record = provenance(
         command,
         seed=facts["seed"],
@@ -130,4 +143,6 @@ def export_target(
             count += 1
             with_rows += bool(rows)
             writer.write_all(rows)
+            if progress is not None:
+                progress(1)
     return ExportSummary(output, file_format, writer.rows, count, with_rows)

@@ -10,7 +10,7 @@ the first ``keep`` patients only (the rows of the swimmer plot).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +39,13 @@ class ArmRuns:
 
 
 def run_arm(
-    loaded: LoadedProtocol, setup: CohortSetup, n: int, keep: int = SWIMMER_ROWS
+    loaded: LoadedProtocol,
+    setup: CohortSetup,
+    n: int,
+    keep: int = SWIMMER_ROWS,
+    progress: Callable[[int], None] | None = None,
 ) -> ArmRuns:
+    """Patients ``0 .. n-1`` through one protocol; ``progress(1)`` after each patient."""
     outcomes: list[dict[str, Any]] = []
     paths: Counter[FractionPath] = Counter()
     sample: list[tuple[Event, ...]] = []
@@ -52,6 +57,8 @@ def run_arm(
         paths[fraction_path(events)] += 1
         if i < keep:
             sample.append(events)
+        if progress is not None:
+            progress(1)
     p = loaded.protocol
     return ArmRuns(
         protocol=p.id,
@@ -65,6 +72,11 @@ def run_arm(
 
 
 def run_arms(
-    loaded: Sequence[LoadedProtocol], setup: CohortSetup, n: int, keep: int = SWIMMER_ROWS
+    loaded: Sequence[LoadedProtocol],
+    setup: CohortSetup,
+    n: int,
+    keep: int = SWIMMER_ROWS,
+    progress: Callable[[int], None] | None = None,
 ) -> list[ArmRuns]:
-    return [run_arm(lp, setup, n, keep) for lp in loaded]
+    """Every arm in turn; ``progress(1)`` after each patient of each arm (``n`` per arm)."""
+    return [run_arm(lp, setup, n, keep, progress) for lp in loaded]

@@ -14,7 +14,7 @@ bytes (no clock time is written; run times are left out).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from html import escape
 from pathlib import Path
 
@@ -118,14 +118,25 @@ def _arm_paths(arm: ArmRuns, index: int) -> Iterator[str]:
     yield part.paths_table(tree, f"paths-{index}")
 
 
-def cohort_report(loaded: Sequence[LoadedProtocol], setup: CohortSetup, n: int) -> str:
+def cohort_report_steps(arms: int, n: int) -> int:
+    """How many times :func:`cohort_report` calls ``progress(1)``: the comparison counts
+    each patient once (all arms), the plots each patient of each arm."""
+    return n + arms * n
+
+
+def cohort_report(
+    loaded: Sequence[LoadedProtocol],
+    setup: CohortSetup,
+    n: int,
+    progress: Callable[[int], None] | None = None,
+) -> str:
     """The report of a cohort: one or several protocols on the same virtual patients."""
     from sim.plots.distributions import distributions_figure
     from sim.plots.survival import survival_figure
     from sim.plots.swimmer import swimmer_figure
 
-    data = compare(loaded, setup, n).to_json()
-    arms = run_arms(loaded, setup, n)
+    data = compare(loaded, setup, n, progress).to_json()
+    arms = run_arms(loaded, setup, n, progress=progress)
     names = ", ".join(lp.protocol.id for lp in loaded)
     title = f"cartsim report: {names} ({n} virtual patients per arm)"
     fixed = ", ".join(f"{k} = {v}" for k, v in setup.fixed) or "none"

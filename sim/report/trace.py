@@ -38,10 +38,11 @@ def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
 
 
-def write_events(result: RunResult, path: Path) -> None:
+def write_events(result: RunResult, path: Path, patient_index: int | None = None) -> None:
     """``cartsim run --events``: the event log as .jsonl, .parquet (the tidy event table of
     :mod:`sim.exports.events`) or .csv (one tidy row per event, the same columns),
-    written atomically with a ``.provenance.json`` sidecar."""
+    written atomically with a ``.provenance.json`` sidecar. ``patient_index`` fills the
+    ``patient`` column (``--patient N``, as the cohort's event file has it)."""
     from sim.exports.events import write_events as write_event_table
 
-    write_event_table(result, path, option="--events", csv_layout="tidy")
+    write_event_table(result, path, option="--events", patient_index=patient_index)

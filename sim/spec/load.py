@@ -2,7 +2,7 @@
 
 Every problem becomes one line ``file:line: field: message``. Built-in files are found
 in the installed package (``sim/builtin/``) or, in a source checkout, in the top-level
-``protocols/`` and ``scenarios/`` folders.
+``protocols/`` and ``scenarios/`` folders (:mod:`sim.builtin_files`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from sim.builtin_files import builtin_folder
 from sim.errors import InputError, Problem
 from sim.spec.checks import Finding, check_protocol, check_scenario
 from sim.spec.protocol import Protocol
@@ -61,11 +62,7 @@ class LoadedScenario:
 
 def builtin_dir(kind: Kind) -> Path:
     """The folder of built-in protocols or scenarios."""
-    folder = "protocols" if kind == "protocol" else "scenarios"
-    installed = Path(__file__).resolve().parent.parent / "builtin" / folder
-    if installed.is_dir():
-        return installed
-    return Path(__file__).resolve().parent.parent.parent / folder
+    return builtin_folder("protocols" if kind == "protocol" else "scenarios")
 
 
 def builtin_ids(kind: Kind) -> list[str]:

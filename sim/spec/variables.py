@@ -234,3 +234,40 @@ def describe_range(var: Variable) -> str:
     if var.kind == "grade":
         return f"a grade from {var.low:g} to {var.high:g}"
     return f"a number from {var.low:g} to {var.high:g}"
+
+
+def uses(var: Variable) -> str:
+    """Where a file may name the variable: every one in gate conditions."""
+    where = ["conditions"]
+    if var.baseline:
+        where.append("dose selection")
+    if var.scriptable:
+        where.append("scenario scripts")
+    return ", ".join(where)
+
+
+def variable_record(var: Variable) -> dict[str, object]:
+    """The variable as plain data (``cartsim schema --kind variables --json``)."""
+    return {
+        "kind": var.kind,
+        "low": var.low,
+        "high": var.high,
+        "default": var.default,
+        "meaning": var.description,
+        "conditions": True,
+        "dose_selection": var.baseline,
+        "scenario_scripts": var.scriptable,
+    }
+
+
+def variable_lines() -> list[str]:
+    """Every variable, one line each: name, range, meaning, and where it may be used."""
+    lines = [
+        "Patient variables that conditions (gates, repeat dosing, procedures) may name;",
+        "dose selection reads only values measured before LD, scenario scripts set only some:",
+    ]
+    width = max(len(name) for name in VARIABLES)
+    for name, var in VARIABLES.items():
+        lines.append(f"  {name:<{width}}  {var.description}")
+        lines.append(f"  {'':<{width}}  {describe_range(var)}; used in {uses(var)}")
+    return lines
