@@ -69,14 +69,16 @@ def protocol(source: ProtocolLike) -> LoadedProtocol:
     return variant_of(Located(data, {}, PYTHON_ORIGIN), [])
 
 
-def _run_target(target: ProtocolLike) -> LoadedProtocol | LoadedScenario:
+def _run_target(target: ProtocolLike | LoadedScenario) -> LoadedProtocol | LoadedScenario:
     if isinstance(target, str | os.PathLike):
         return load_target(os.fspath(target))
+    if isinstance(target, LoadedScenario):
+        return target
     return protocol(target)
 
 
 def run(
-    target: ProtocolLike,
+    target: ProtocolLike | LoadedScenario,
     *,
     seed: int | None = None,
     patient: int | None = None,
@@ -99,7 +101,8 @@ def run(
     as ``cartsim run --weight`` etc. do. The run follows the protocol's own horizon;
     cohorts follow every patient to day 760 (``horizon_day=760`` gives their run).
 
-    A scenario plays its scripted patient: only ``seed`` and the four covariates apply.
+    A scenario (an id, a file, or :func:`load`'s result) plays its scripted patient:
+    only ``seed`` and the four covariates apply.
     """
     from sim.targets import run_loaded
 
@@ -181,7 +184,11 @@ def compare(
 ) -> Cohort:
     """The same virtual patients through each protocol: ``cartsim compare``.
 
-    Differences are paired, each arm minus the first (common random numbers)."""
+    Differences are paired, each arm minus the first (common random numbers).
+    ``workers`` > 1 runs the patients in local processes and ``scheduler`` on a Dask
+    cluster, with the same results; in a script, call it under
+    ``if __name__ == "__main__":``, as Python's multiprocessing requires (a notebook
+    needs nothing)."""
     if isinstance(protocols, str | os.PathLike | Protocol | Mapping | LoadedProtocol):
         raise TypeError("compare() takes a list of protocols; use run_cohort() for one")
     setup = _setup(population, seed, fix, params)

@@ -94,6 +94,8 @@ def test_run_to_json_is_the_cli_json(args: list[str], kwargs: dict[str, float]) 
     assert result.exit_code == 0, result.output
     r = sim.run(args[0], **kwargs)  # type: ignore[arg-type]
     assert dumps(r.to_json()) + "\n" == result.output
+    loaded = sim.run(sim.load(args[0]), **kwargs)  # type: ignore[arg-type]
+    assert loaded.to_json() == r.to_json()
 
 
 def test_run_tables_are_dataframes_of_the_log() -> None:
