@@ -4,11 +4,11 @@ Every function here is a thin wrapper over the library functions that the ``cart
 commands call, with the commands' defaults, so a result's ``to_json()`` is what the
 matching command prints with ``--json``::
 
-    >>> import sim
-    >>> r = sim.run("fractionated-crs-hold")        # cartsim run fractionated-crs-hold
-    >>> r.schedule                                  # planned vs given (a DataFrame)
-    >>> c = sim.compare(["cart19-be-02", "tisagenlecleucel-label"], patients=200)
-    >>> c.metrics                                   # endpoints with 95 % CIs per arm
+    import sim
+    r = sim.run("fractionated-crs-hold")        # cartsim run fractionated-crs-hold
+    r.schedule                                  # planned vs given (a DataFrame)
+    c = sim.compare(["cart19-be-02", "tisagenlecleucel-label"], patients=200)
+    c.metrics                                   # endpoints with 95 % CIs per arm
 
 A protocol is a built-in id, a YAML file (``str`` or :class:`~pathlib.Path`), a
 :class:`sim.spec.protocol.Protocol` built in Python, or a plain ``dict`` with the
@@ -107,8 +107,12 @@ def run(
     from sim.targets import run_loaded
 
     loaded = _run_target(target)
-    overrides = {"weight_kg": weight, "height_cm": height, "age_y": age}
-    overrides["marrow_blasts_pct"] = blasts
+    overrides = {
+        "weight_kg": weight,
+        "height_cm": height,
+        "age_y": age,
+        "marrow_blasts_pct": blasts,
+    }
     if isinstance(loaded, LoadedScenario):
         given = {"patient": patient, "fix": fix, "params": params, "horizon_day": horizon_day}
         named = [k for k, v in given.items() if v is not None]
