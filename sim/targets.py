@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.engine.run import RunResult, ToxicitySource, run_course
 from sim.engine.scripted import ScriptedToxicity
 from sim.errors import InputError
-from sim.spec.load import LoadedScenario, load_target
+from sim.spec.load import LoadedProtocol, LoadedScenario, load_target
 from sim.spec.scenario import Patient
+
+if TYPE_CHECKING:
+    from sim.model.parameters import ModelParameters
 
 
 def with_overrides(patient: Patient, overrides: dict[str, Any], source: str) -> Patient:
@@ -35,15 +38,37 @@ def run_target(
     overrides: dict[str, Any] | None = None,
     population: str = "adult-rr-ball",
 ) -> RunResult:
-    loaded = load_target(target)
+    """Run a built-in protocol or scenario id, or a file: ``cartsim run``."""
+    return run_loaded(load_target(target), seed=seed, overrides=overrides, population=population)
+
+
+def run_loaded(
+    loaded: LoadedProtocol | LoadedScenario,
+    *,
+    seed: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    population: str = "adult-rr-ball",
+    patient: int = 0,
+    fixed: tuple[tuple[str, Any], ...] = (),
+    params: ModelParameters | None = None,
+    horizon_day: int | None = None,
+) -> RunResult:
+    """Run a loaded protocol (one virtual patient) or scenario (its scripted patient).
+
+    A protocol runs virtual patient ``patient`` of the cohort with root seed ``seed``,
+    ``population``, ``fixed`` covariates and ``params``: the same person as in a cohort
+    (:func:`sim.cohort.run_patient_result`); with ``horizon_day`` =
+    :data:`sim.cohort.FOLLOW_UP_DAYS` the same run too. ``overrides`` (weight etc.) are
+    then set on that patient. A scenario takes ``overrides`` only.
+    """
     toxicity: ToxicitySource | None = None
     if isinstance(loaded, LoadedScenario):
         sc = loaded.scenario
-        patient = with_overrides(sc.patient, overrides or {}, "command line")
-        if patient != sc.patient:
+        patient_spec = with_overrides(sc.patient, overrides or {}, "command line")
+        if patient_spec != sc.patient:
             from sim.spec.checks import check_scenario
 
-            changed = sc.model_copy(update={"patient": patient})
+            changed = sc.model_copy(update={"patient": patient_spec})
             findings = list(check_scenario(changed, loaded.protocol.protocol))
             if findings:
                 raise InputError.single(
@@ -57,22 +82,24 @@ def run_target(
         from sim.cohort import CohortSetup, virtual_patient
         from sim.engine.virtual_patient import VirtualPatient
         from sim.model.latent import draw_latent
-        from sim.model.parameters import load_parameters
 
         proto = loaded
         run_seed = 0 if seed is None else seed
-        setup = CohortSetup(population=population, seed=run_seed)
-        patient = with_overrides(virtual_patient(setup, 0), overrides or {}, "command line")
-        toxicity = VirtualPatient(load_parameters(), draw_latent(run_seed, 0))
+        setup = CohortSetup(population=population, seed=run_seed, fixed=fixed, params=params)
+        patient_spec = with_overrides(
+            virtual_patient(setup, patient), overrides or {}, "command line"
+        )
+        toxicity = VirtualPatient(setup.parameters(), draw_latent(run_seed, patient))
         scenario = None
     return run_course(
         proto.protocol,
-        patient,
+        patient_spec,
         toxicity=toxicity,
         seed=run_seed,
         origin=proto.origin,
         protocol_hash=proto.hash,
         scenario=scenario,
+        horizon_day=horizon_day,
     )
 
 

@@ -91,8 +91,14 @@ def variant_label(settings: Sequence[Setting]) -> str:
 def load_variant(target: str, settings: Sequence[Setting]) -> LoadedProtocol:
     """The protocol ``target`` with each (path, value) setting applied, validated."""
     path, shown = resolve_protocol_path(target)
-    located = _read(Path(path), shown)
+    return variant_of(_read(Path(path), shown), settings)
+
+
+def variant_of(located: Located, settings: Sequence[Setting]) -> LoadedProtocol:
+    """The protocol data ``located`` (a file's, or a model's dump) with each setting
+    applied, validated like a file."""
     data = copy.deepcopy(located.data)
+    shown = located.source
     for field_path, value in settings:
         _apply(data, field_path, value, shown)
     label = variant_label(settings)
@@ -103,7 +109,11 @@ def load_variant(target: str, settings: Sequence[Setting]) -> LoadedProtocol:
 
 def sweep_grid(options: Sequence[str]) -> list[list[Setting]]:
     """Every combination of the ``--set`` options, first option varying slowest."""
-    axes = [parse_set(o) for o in options]
+    return grid([parse_set(o) for o in options])
+
+
+def grid(axes: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Setting]]:
+    """Every combination of (path, values) axes, first axis varying slowest."""
     paths = [p for p, _ in axes]
     if len(set(paths)) != len(paths):
         raise InputError.single("--set", "a field is set twice; give all its values in one --set")
