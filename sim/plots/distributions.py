@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 MAX_BARS = 12
 
 
-def _dose_panel(ax: Axes, arms: Sequence[ArmRuns]) -> None:
+def dose_panel(ax: Axes, arms: Sequence[ArmRuns]) -> None:
     import numpy as np
 
     values = [[r["given_cells_per_kg"] / 1e6 for r in arm.outcomes] for arm in arms]
@@ -61,7 +61,7 @@ def _dose_panel(ax: Axes, arms: Sequence[ArmRuns]) -> None:
     ax.legend(frameon=False, loc="upper left")
 
 
-def _full_dose_panel(ax: Axes, arms: Sequence[ArmRuns]) -> None:
+def full_dose_panel(ax: Axes, arms: Sequence[ArmRuns]) -> None:
     curves = []
     for arm in arms:
         days = sorted(
@@ -116,8 +116,8 @@ def draw_distributions(fig: FigureBase, arms: Sequence[ArmRuns]) -> None:
     """Draw into ``fig`` (a figure or sub-figure WIDTH_IN wide, HEIGHT_IN tall)."""
     fig.subplots_adjust(left=0.07, right=0.98, top=0.84, bottom=0.14, wspace=0.25)
     axes: Any = fig.subplots(1, 2)
-    _dose_panel(axes[0], arms)
-    _full_dose_panel(axes[1], arms)
+    dose_panel(axes[0], arms)
+    full_dose_panel(axes[1], arms)
     fig.suptitle(
         "Dose delivered per patient ("
         + ", ".join(f"{a.protocol} n = {a.n}" for a in arms)
