@@ -49,7 +49,7 @@ def _swimmer(fig: Figure, arms: Sequence[ArmRuns]) -> None:
             ax.set_ylim(rows - 0.4, -0.6)
             ax.set_yticks(range(rows))
             ax.set_yticklabels([f"#{i}" for i in range(rows)], fontsize=6)
-            ax.set_ylabel("virtual patient")
+            ax.set_ylabel(f"virtual patients 0-{rows - 1}")
         else:
             ax.axvline(COMPRESS_AFTER_DAY, color="0.4", linewidth=0.8, linestyle=(0, (2, 2)))
             ax.tick_params(axis="y", labelleft=False)
@@ -64,7 +64,7 @@ def _swimmer(fig: Figure, arms: Sequence[ArmRuns]) -> None:
         SWIMMER_IN / 2 / WIDTH_IN,
         (LEGEND_IN + 0.12) / HEIGHT_IN,
         f"days from the first CAR-T infusion (compressed after day {COMPRESS_AFTER_DAY:g}, "
-        f"dashed line); virtual patients 0-{rows - 1}, row i the same patient in every arm",
+        "dashed line)",
         ha="center",
         fontsize=8,
     )
@@ -81,7 +81,7 @@ def _right(fig: Figure, arms: Sequence[ArmRuns]) -> None:
         ax.set_xlabel("days from the first infusion", fontsize=8)
     axes[0].set_ylabel("probability (95 % CI)")
     dose_axes = [fig.add_axes(_box(x0 + i * (width + gap), 0.55, width, 2.1)) for i in (0, 1)]
-    dose_panel(dose_axes[0], arms)
+    dose_panel(dose_axes[0], arms, max_bars=6)  # a narrow panel: fewer bars fit
     full_dose_panel(dose_axes[1], arms)
     dose_axes[0].set_xlabel("cells delivered (x10^6/kg)", fontsize=8)
     dose_axes[1].set_xlabel("days to the last planned fraction", fontsize=8)
@@ -94,10 +94,13 @@ def cohort_figure(arms: Sequence[ArmRuns]) -> Figure:
     with style():
         fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN))
         n = ", ".join(f"{a.protocol} n = {a.n}" for a in arms)
+        same = (
+            " (the same virtual patients in every arm: row i is patient i)" if len(arms) > 1 else ""
+        )
         fig.text(
             0.01,
             1 - 0.3 / HEIGHT_IN,
-            f"Simulated cohort: {n} (the same virtual patients in every arm)",
+            f"Simulated cohort: {n}{same}",
             fontsize=12,
             fontweight="bold",
         )

@@ -22,13 +22,14 @@ if TYPE_CHECKING:
 MAX_BARS = 12
 
 
-def dose_panel(ax: Axes, arms: Sequence[ArmRuns]) -> None:
+def dose_panel(ax: Axes, arms: Sequence[ArmRuns], max_bars: int = MAX_BARS) -> None:
+    """Bars per distinct delivered dose when there are at most ``max_bars``, else a histogram."""
     import numpy as np
 
     values = [[r["given_cells_per_kg"] / 1e6 for r in arm.outcomes] for arm in arms]
     distinct = sorted({round(v, 4) for vs in values for v in vs})
     width = 0.8 / len(arms)
-    if len(distinct) <= MAX_BARS:
+    if len(distinct) <= max_bars:
         for k, (arm, vs) in enumerate(zip(arms, values, strict=True)):
             shares = [sum(1 for v in vs if round(v, 4) == d) / len(vs) for d in distinct]
             xs = [i - 0.4 + width * (k + 0.5) for i in range(len(distinct))]
