@@ -95,7 +95,10 @@ def print_comparison(data: dict[str, Any], console: Console) -> None:
         table.add_row(label, *(cell(arm["metrics"][slug], kind) for arm in data["arms"]))
     console.print(table)
     for diff in data["differences"]:
-        console.print(f"[bold]{diff['arm']} minus {diff['versus']}[/bold] (paired, same patients):")
+        console.print(
+            f"[bold]{diff['arm']} minus {diff['versus']}[/bold] "
+            "(paired, same patients; rates in percentage points):"
+        )
         for slug, metric in diff["metrics"].items():
             label = DIFFERENCE_LABELS.get(slug, slug)
             console.print(f"  {label}: {cell(metric, difference_kind(slug), signed=True)}")
