@@ -292,3 +292,15 @@ def test_calibration_table_writes_large_numbers_without_exponents() -> None:
     print_calibration([row], console)
     text = console.export_text()
     assert "31,620" in text and "21,080 to 47,430" in text and "e+0" not in text
+
+
+def test_held_column_counts_a_hold_that_ended_in_a_stop() -> None:
+    schedule = rows(element(run_report(run_target("fractionated-crs-stop")), "run-schedule"))
+    held = {row[0]: row[6] for row in schedule}
+    assert held["F3"] == "7 days" and held["F4"] == "-"
+    console = Console(record=True, width=200)
+    from sim.report.schedule import print_schedule
+
+    print_schedule(run_target("fractionated-crs-stop"), console)
+    f3 = next(line for line in console.export_text().splitlines() if "F3" in line)
+    assert "7 days" in f3

@@ -150,7 +150,10 @@ def _why(events: Sequence[Event]) -> dict[str, str]:
 
 
 def schedule_table(events: Sequence[Event], css_id: str) -> str:
+    from sim.plots.episodes import held_h
+
     why = _why(events)
+    held = held_h(events)
     rows = [
         (
             r["fraction"],
@@ -159,7 +162,7 @@ def schedule_table(events: Sequence[Event], css_id: str) -> str:
             dose(r["planned_cells_per_kg"], r["planned_cells"]),
             dose(r["cells_per_kg"], r["cells"]),
             r["status"].replace("_", " "),
-            duration(r["held_h"]) if r.get("held_h") else "-",
+            duration(held[r["fraction"]]) if held.get(r["fraction"]) else "-",
             why.get(r["fraction"], ""),
         )
         for r in schedule(events)

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from sim.engine.run import RunResult
 from sim.metrics import patient_metrics
+from sim.plots.episodes import held_h
 from sim.records import decisions, schedule
 from sim.report.words import dose, duration, grade, patient, when
 
@@ -46,6 +47,7 @@ def print_schedule(result: RunResult, console: Console) -> None:
     table = Table(title="Schedule: planned vs given", show_lines=False)
     for col in ("fraction", "planned", "given", "planned dose", "given dose", "status", "held"):
         table.add_column(col)
+    held = held_h(result.events)
     for row in schedule(result.events):
         status = row["status"]
         style = STATUS_STYLE.get(status, "")
@@ -56,7 +58,7 @@ def print_schedule(result: RunResult, console: Console) -> None:
             dose(row["planned_cells_per_kg"], row["planned_cells"]),
             dose(row["cells_per_kg"], row["cells"]),
             f"[{style}]{status}[/{style}]" if style else status,
-            duration(row["held_h"]) if row.get("held_h") else "-",
+            duration(held[row["fraction"]]) if held.get(row["fraction"]) else "-",
         )
     console.print(table)
     notable = [d for d in decisions(result.events) if d["action"] != "give"]
