@@ -75,17 +75,28 @@ class Target(Spec):
     def endswith_median(self) -> bool:
         return self.endpoint in ("efs_median_months", "os_median_months")
 
+    def is_probability(self) -> bool:
+        return self.unit == "fraction"
+
     def bounds(self) -> tuple[float | None, float | None, str]:
+        """The pass range and how it was set. A tolerance around a probability is clipped
+        to [0, 1] (a rate of 0.95 +/- 0.10 passes from 0.85 to 1, not to 1.05)."""
         if self.ci_low is not None or self.ci_high is not None:
             return self.ci_low, self.ci_high, "published 95% CI"
         t = self.tolerance
         assert t is not None
         if t.abs is not None:
-            return self.value - t.abs, self.value + t.abs, f"+/-{t.abs:g}"
+            low, high = self.value - t.abs, self.value + t.abs
+            if self.is_probability():
+                return max(0.0, low), min(1.0, high), f"tolerance +/-{100 * t.abs:g} points"
+            return low, high, f"tolerance +/-{t.abs:g}"
         if t.rel is not None:
-            return self.value * (1 - t.rel), self.value * (1 + t.rel), f"+/-{t.rel:.0%}"
+            low, high = self.value * (1 - t.rel), self.value * (1 + t.rel)
+            if self.is_probability():
+                low, high = max(0.0, low), min(1.0, high)
+            return low, high, f"tolerance +/-{t.rel:.0%}"
         assert t.factor is not None
-        return self.value / t.factor, self.value * t.factor, f"x/{t.factor:g}"
+        return self.value / t.factor, self.value * t.factor, f"tolerance x/{t.factor:g}"
 
 
 class TargetFile(Spec):
@@ -201,6 +212,7 @@ def calibrate(
                 "population": t.population,
                 "versus": t.versus.model_dump() if t.versus is not None else None,
                 "endpoint": t.endpoint,
+                "unit": t.unit,
                 "published": t.value,
                 "published_low": low,
                 "published_high": high,

@@ -66,7 +66,8 @@ def test_cohort_report_has_every_part(cohort_html: str) -> None:
     comparison = element(cohort_html, "comparison")
     assert "cart19-be-02 (n = 8)" in comparison and "msk-19-28z (n = 8)" in comparison
     assert "MRD-negative CR at day 28" in comparison
-    assert "full_dose_rate" in element(cohort_html, "differences")
+    differences = element(cohort_html, "differences")
+    assert "full planned dose delivered" in differences and "full_dose_rate" not in differences
     for i in (0, 1):
         assert "given on time" in element(cohort_html, f"paths-{i}")
         assert "<svg" in element(cohort_html, f"patient-{i}-timeline")

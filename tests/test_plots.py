@@ -218,7 +218,7 @@ def test_swimmer(arms: list[ArmRuns]) -> None:
         "cart19-be-02: virtual patients 0-9 of 24",
         "msk-19-28z: virtual patients 0-9 of 24",
         "days from the first CAR-T infusion",
-        "protocol stopped",
+        "CAR-T dose",
         "MRD-negative CR",
         "#9",
     ):
@@ -290,7 +290,8 @@ def test_cli_cohort_plot(tmp_path: Path) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     shown = texts(out.read_text(encoding="utf-8"))
-    assert "Swimmer plot" in shown and "Event-free survival" in shown and "Delivered dose" in shown
+    assert "Simulated cohort" in shown and "Event-free survival" in shown
+    assert "Delivered dose" in shown and "virtual patient" in shown
 
 
 def test_cli_cohort_single_figure(tmp_path: Path) -> None:

@@ -22,13 +22,14 @@ if TYPE_CHECKING:
 MAX_BARS = 12
 
 
-def _dose_panel(ax: Axes, arms: Sequence[ArmRuns]) -> None:
+def dose_panel(ax: Axes, arms: Sequence[ArmRuns], max_bars: int = MAX_BARS) -> None:
+    """Bars per distinct delivered dose when there are at most ``max_bars``, else a histogram."""
     import numpy as np
 
     values = [[r["given_cells_per_kg"] / 1e6 for r in arm.outcomes] for arm in arms]
     distinct = sorted({round(v, 4) for vs in values for v in vs})
     width = 0.8 / len(arms)
-    if len(distinct) <= MAX_BARS:
+    if len(distinct) <= max_bars:
         for k, (arm, vs) in enumerate(zip(arms, values, strict=True)):
             shares = [sum(1 for v in vs if round(v, 4) == d) / len(vs) for d in distinct]
             xs = [i - 0.4 + width * (k + 0.5) for i in range(len(distinct))]
@@ -61,7 +62,7 @@ def _dose_panel(ax: Axes, arms: Sequence[ArmRuns]) -> None:
     ax.legend(frameon=False, loc="upper left")
 
 
-def _full_dose_panel(ax: Axes, arms: Sequence[ArmRuns]) -> None:
+def full_dose_panel(ax: Axes, arms: Sequence[ArmRuns]) -> None:
     curves = []
     for arm in arms:
         days = sorted(
@@ -116,8 +117,8 @@ def draw_distributions(fig: FigureBase, arms: Sequence[ArmRuns]) -> None:
     """Draw into ``fig`` (a figure or sub-figure WIDTH_IN wide, HEIGHT_IN tall)."""
     fig.subplots_adjust(left=0.07, right=0.98, top=0.84, bottom=0.14, wspace=0.25)
     axes: Any = fig.subplots(1, 2)
-    _dose_panel(axes[0], arms)
-    _full_dose_panel(axes[1], arms)
+    dose_panel(axes[0], arms)
+    full_dose_panel(axes[1], arms)
     fig.suptitle(
         "Dose delivered per patient ("
         + ", ".join(f"{a.protocol} n = {a.n}" for a in arms)

@@ -66,6 +66,15 @@ def holds(events: Sequence[Event]) -> list[Hold]:
     return sorted(out, key=lambda h: h.start_h)
 
 
+def held_h(events: Sequence[Event]) -> dict[str, float]:
+    """Hours each fraction was held in all, including a hold that ended in a skip or a stop
+    (the schedule's ``held_h`` counts only holds that were resumed)."""
+    total: dict[str, float] = {}
+    for h in holds(events):
+        total[h.fraction] = total.get(h.fraction, 0.0) + h.end_h - h.start_h
+    return total
+
+
 def first(events: Sequence[Event], kind: str) -> Event | None:
     return next((e for e in events if e.kind == kind), None)
 

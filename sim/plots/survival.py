@@ -49,7 +49,7 @@ def km_curve(
     return xs, ss, lo, hi
 
 
-def _panel(ax: Axes, arms: Sequence[ArmRuns], kind: str, title: str, first: bool) -> None:
+def survival_panel(ax: Axes, arms: Sequence[ArmRuns], kind: str, title: str, first: bool) -> None:
     end = 0.0
     for k, arm in enumerate(arms):
         colour = ARM_COLOURS[k % len(ARM_COLOURS)]
@@ -147,7 +147,7 @@ def draw_survival(fig: FigureBase, arms: Sequence[ArmRuns]) -> None:
     )
     axes: Any = fig.subplots(1, 2, sharey=True)
     for i, (ax, (kind, title)) in enumerate(zip(axes, ENDPOINTS, strict=True)):
-        _panel(ax, arms, kind, title, first=i == 0)
+        survival_panel(ax, arms, kind, title, first=i == 0)
     n = ", ".join(f"{a.protocol} n = {a.n}" for a in arms)
     fig.suptitle(
         f"Kaplan-Meier estimates ({n}); EFS events: relapse, death, no remission at day 28",

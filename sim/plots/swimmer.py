@@ -46,7 +46,8 @@ def _origin(events: Sequence[Event]) -> float:
     return first.time_h if first is not None else 0.0
 
 
-def _row(ax: Axes, y: float, events: Sequence[Event]) -> None:
+def draw_row(ax: Axes, y: float, events: Sequence[Event]) -> None:
+    """One patient's row at height ``y``, days counted from the first CAR-T infusion."""
     t0 = _origin(events)
 
     def day(t: float) -> float:
@@ -104,6 +105,19 @@ def _row(ax: Axes, y: float, events: Sequence[Event]) -> None:
 LEGEND_IN, TOP_IN = 0.8, 0.65
 
 
+def days_shown(samples: Sequence[Sequence[Event]]) -> tuple[float, float]:
+    """First and last day of the rows (from each patient's first CAR-T infusion)."""
+    end = max(
+        ((episodes.end_h(ev) - _origin(ev)) / H_PER_DAY for ev in samples),
+        default=60.0,
+    )
+    x0 = min(
+        ((min(e.time_h for e in ev) - _origin(ev)) / H_PER_DAY for ev in samples if ev),
+        default=-7.0,
+    )
+    return max(x0, -30.0) - 1.0, end
+
+
 def _panel_heights(arms: Sequence[ArmRuns]) -> list[float]:
     return [max(len(arm.sample), 1) * ROW_IN + 0.75 for arm in arms]
 
@@ -135,20 +149,7 @@ def draw_swimmer(fig: FigureBase, arms: Sequence[ArmRuns]) -> None:
     first_ax: Axes | None = None
     compressed = False
     y_in = height - top_in
-    end = max(
-        ((episodes.end_h(ev) - _origin(ev)) / H_PER_DAY for sample in shown for ev in sample),
-        default=60.0,
-    )
-    x0 = min(
-        (
-            (min(e.time_h for e in ev) - _origin(ev)) / H_PER_DAY
-            for sample in shown
-            for ev in sample
-            if ev
-        ),
-        default=-7.0,
-    )
-    x0 = max(x0, -30.0) - 1.0
+    x0, end = days_shown([ev for sample in shown for ev in sample])
     for arm, sample, h in zip(arms, shown, heights, strict=True):
         y_in -= h
         box = (1.0 / WIDTH_IN, (y_in + 0.45) / height, 9.7 / WIDTH_IN, (h - 0.75) / height)
@@ -162,7 +163,7 @@ def draw_swimmer(fig: FigureBase, arms: Sequence[ArmRuns]) -> None:
         elif compressed:
             ax.axvline(COMPRESS_AFTER_DAY, color="0.4", linewidth=0.8, linestyle=(0, (2, 2)))
         for i, events in enumerate(sample):
-            _row(ax, i, events)
+            draw_row(ax, i, events)
         ax.set_ylim(len(sample) - 0.4, -0.6)
         ax.set_yticks(range(len(sample)))
         ax.set_yticklabels([f"#{i}" for i in range(len(sample))], fontsize=6.5)
@@ -197,36 +198,70 @@ def draw_swimmer(fig: FigureBase, arms: Sequence[ArmRuns]) -> None:
         fontsize=8,
         color="0.3",
     )
-    _legend(fig, legend_in / height)
+    legend(
+        fig, (0.5, legend_in / height / 2), shown_marks([ev for sample in shown for ev in sample])
+    )
 
 
-def _legend(fig: FigureBase, height: float) -> None:
+def shown_marks(samples: Sequence[Sequence[Event]]) -> set[str]:
+    """The marks that occur in these event logs (what the legend needs to explain)."""
+    marks = {"follow-up"}
+    for events in samples:
+        kinds = {e.kind for e in events}
+        if "infusion" in kinds:
+            marks.add("dose")
+        if episodes.holds(events):
+            marks.add("hold")
+        for variable in OFFSETS:
+            spans = episodes.state_spans(events, variable)
+            if spans:
+                marks.add(variable)
+                if any(s.value >= 3 for s in spans):
+                    marks.add(f"{variable}>=3")
+        marks.update(
+            f"response:{e.data['response']}" if e.data["response"] in RESPONSE_STYLE else "none"
+            for e in events
+            if e.kind == "assessment"
+        )
+        if "stop" in kinds:
+            marks.add("stop")
+        if episodes.relapse_h(events) is not None:
+            marks.add("relapse")
+        marks.add("death" if "death" in kinds else "alive")
+    return marks
+
+
+def legend(fig: FigureBase, centre: tuple[float, float], marks: set[str], ncol: int = 5) -> None:
+    """A legend of the marks that occur (``marks`` from :func:`shown_marks`) only."""
     from matplotlib.lines import Line2D
 
     def line(label: str, **kw: Any) -> Line2D:
         return Line2D([], [], label=label, **kw)
 
-    handles = [
-        line("follow-up", color="0.8", linewidth=5),
-        line("CAR-T dose", marker="o", color=DOSE_COLOUR, linestyle="none"),
-        line("gate hold", color=HOLD_COLOUR, linewidth=5),
+    def toxicity(v: str, colour: str) -> Line2D:
+        thick = " (thick: grade >= 3)" if f"{v}>=3" in marks else ""
+        return line(f"{TOXICITY_NAMES[v]}{thick}", color=colour, linewidth=2.2)
+
+    candidates: list[tuple[str, Line2D]] = [
+        ("follow-up", line("follow-up", color="0.8", linewidth=5)),
+        ("dose", line("CAR-T dose", marker="o", color=DOSE_COLOUR, linestyle="none")),
+        ("hold", line("gate hold", color=HOLD_COLOUR, linewidth=5)),
+        *((v, toxicity(v, c)) for v, c in TOXICITY_COLOURS.items()),
         *(
-            line(f"{TOXICITY_NAMES[v]} (thick: grade >= 3)", color=c, linewidth=2.2)
-            for v, c in TOXICITY_COLOURS.items()
+            (f"response:{r}", line(r, linestyle="none", **look))
+            for r, look in RESPONSE_STYLE.items()
         ),
-        line("MRD-negative CR", linestyle="none", **RESPONSE_STYLE["MRD-negative CR"]),
-        line("CR, MRD-positive", linestyle="none", **RESPONSE_STYLE["CR, MRD-positive"]),
-        line("no remission (or relapse) at day 28", linestyle="none", **NO_RESPONSE),
-        line("relapse", marker="^", color="#b2182b", linestyle="none"),
-        line("protocol stopped", marker="|", color="#b2182b", linestyle="none", mew=2),
-        line("death", marker="X", color="black", linestyle="none"),
-        line("alive at end of follow-up", marker=">", color="0.45", linestyle="none"),
+        ("none", line("no remission (or relapse) at day 28", linestyle="none", **NO_RESPONSE)),
+        ("relapse", line("relapse", marker="^", color="#b2182b", linestyle="none")),
+        ("stop", line("protocol stopped", marker="|", color="#b2182b", linestyle="none", mew=2)),
+        ("death", line("death", marker="X", color="black", linestyle="none")),
+        ("alive", line("alive at end of follow-up", marker=">", color="0.45", linestyle="none")),
     ]
     fig.legend(
-        handles=handles,
+        handles=[handle for key, handle in candidates if key in marks],
         loc="center",
-        bbox_to_anchor=(0.5, height / 2),
-        ncol=5,
+        bbox_to_anchor=centre,
+        ncol=ncol,
         frameon=False,
         handlelength=1.8,
     )

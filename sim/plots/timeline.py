@@ -30,7 +30,7 @@ from sim.plots.style import (
     style,
 )
 from sim.records import Event
-from sim.report.words import duration
+from sim.report.words import duration, measure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -46,14 +46,20 @@ LD_COLOUR = "#9e9ac8"
 FLAG_COLOUR = "#969696"
 
 
-def _x_range(events: Sequence[Event], until_day: float | None) -> tuple[float, float]:
+def day_range(events: Sequence[Event], until_day: float | None = None) -> tuple[float, float]:
+    """The study days a timeline of ``events`` spans (cut at ``until_day``), before padding;
+    pass the union of several runs' ranges as ``days`` to draw them on the same axis."""
     times = [e.time_h for e in events if e.kind not in ("dose_plan", "planned")]
     times += [e.data["planned_time_h"] for e in events if e.kind == "planned"]
     start = min(times) / H_PER_DAY - 1.0
     end = episodes.end_h(events) / H_PER_DAY
     if until_day is not None:
         end = min(end, until_day)
-    end = max(end, start + 2.0)
+    return start, max(end, start + 2.0)
+
+
+def _x_range(days: tuple[float, float]) -> tuple[float, float]:
+    start, end = days
     return start, end + 0.5 + 0.01 * (end - start)
 
 
@@ -138,16 +144,20 @@ def _labels(events: Sequence[Event], lanes: dict[str, Lane]) -> None:
 
 
 def timeline_figure(
-    result: RunResult, until_day: float | None = None, title: str | None = None
+    result: RunResult,
+    until_day: float | None = None,
+    title: str | None = None,
+    days: tuple[float, float] | None = None,
 ) -> Figure:
-    """The patient's course; ``until_day`` cuts the time axis (default: the whole run)."""
+    """The patient's course; ``until_day`` cuts the time axis (default: the whole run);
+    ``days`` (from :func:`day_range`) sets the axis instead, e.g. the same for several arms."""
     from matplotlib.figure import Figure
 
     events = result.events
     p = result.protocol
     lanes = _lanes(result)
     _labels(events, lanes)
-    x0, x1 = _x_range(events, until_day)
+    x0, x1 = _x_range(days or day_range(events, until_day))
     exp = expansion(events)
     with style():
         fig = Figure(figsize=(WIDTH_IN, 6.0))
@@ -214,8 +224,8 @@ def timeline_figure(
         pt = result.patient
         who = f"scenario {result.scenario}" if result.scenario else "virtual patient"
         heading = title or (
-            f"{p.id}: {who}, seed {result.seed} - {pt.weight_kg:g} kg, {pt.age_y:g} years, "
-            f"marrow blasts {pt.marrow_blasts_pct:g} %"
+            f"{p.id}: {who}, seed {result.seed} - {measure(pt.weight_kg)} kg, "
+            f"{measure(pt.age_y)} years, marrow blasts {measure(pt.marrow_blasts_pct)} %"
         )
         fig.text(0.012, 1 - 0.28 / height, heading, fontsize=11, fontweight="bold")
         fig.text(
@@ -225,7 +235,7 @@ def timeline_figure(
             fontsize=8,
             color="0.3",
         )
-        _legend(fig, LEGEND_IN / height, exp is not None)
+        _legend(fig, LEGEND_IN / height, exp is not None, _marks(events))
     return fig
 
 
@@ -329,25 +339,61 @@ def _grade_band(ax: Axes, lane: Lane, spans: Sequence[episodes.Span], to_inches:
             )
 
 
-def _legend(fig: Figure, height: float, with_expansion: bool) -> None:
+GRADED = ("crs_grade", "icans_grade", "iec_hs_grade", "gvhd_grade")
+
+
+def _marks(events: Sequence[Event]) -> set[str]:
+    """The kinds of mark drawn for these events (the legend explains only these)."""
+    kinds = {e.kind for e in events}
+    marks = {
+        mark
+        for mark, kind in (
+            ("ld", "ld_dose"),
+            ("dose", "infusion"),
+            ("planned", "planned"),
+            ("skip", "skip"),
+            ("skip", "stop"),
+            ("visit", "visit"),
+            ("response", "assessment"),
+            ("death", "death"),
+        )
+        if kind in kinds
+    }
+    if episodes.holds(events):
+        marks.add("hold")
+    if episodes.relapse_h(events) is not None:
+        marks.add("relapse")
+    marks.update(
+        f"grade {min(int(span.value), 5)}"
+        for variable in GRADED
+        for span in episodes.state_spans(events, variable)
+    )
+    return marks
+
+
+def _legend(fig: Figure, height: float, with_expansion: bool, marks: set[str]) -> None:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     def marker(label: str, **kw: Any) -> Line2D:
         return Line2D([], [], linestyle="none", label=label, **kw)
 
-    handles: list[Any] = [
-        Patch(color=LD_COLOUR, label="lymphodepletion day"),
-        marker("CAR-T dose (area ~ dose)", marker="o", color=DOSE_COLOUR),
-        marker("planned time", marker="o", markerfacecolor="white", markeredgecolor="0.35"),
-        Patch(color=HOLD_COLOUR, label="gate hold"),
-        marker("skip / stop", marker="X", color="#b2182b"),
-        *(Patch(color=GRADE_COLOURS[g], label=f"grade {g}") for g in (1, 2, 3, 4)),
-        marker("visit", marker="v", color="0.45"),
-        marker("response assessed", marker="*", color="#1a9850", markersize=9),
-        marker("relapse", marker="^", color="#b2182b"),
-        marker("death", marker="X", color="black"),
+    candidates: list[tuple[str, Any]] = [
+        ("ld", Patch(color=LD_COLOUR, label="lymphodepletion day")),
+        ("dose", marker("CAR-T dose (area ~ dose)", marker="o", color=DOSE_COLOUR)),
+        (
+            "planned",
+            marker("planned time", marker="o", markerfacecolor="white", markeredgecolor="0.35"),
+        ),
+        ("hold", Patch(color=HOLD_COLOUR, label="gate hold")),
+        ("skip", marker("skip / stop", marker="X", color="#b2182b")),
+        *((f"grade {g}", Patch(color=GRADE_COLOURS[g], label=f"grade {g}")) for g in range(1, 6)),
+        ("visit", marker("visit", marker="v", color="0.45")),
+        ("response", marker("response assessed", marker="*", color="#1a9850", markersize=9)),
+        ("relapse", marker("relapse", marker="^", color="#b2182b")),
+        ("death", marker("death", marker="X", color="black")),
     ]
+    handles = [handle for key, handle in candidates if key in marks]
     if with_expansion:
         handles.append(Line2D([], [], color=EXPANSION_COLOUR, label="CAR-T expansion"))
     fig.legend(

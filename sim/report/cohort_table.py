@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from typing import Any
 
 from rich.console import Console
@@ -30,20 +31,53 @@ SHOWN = [
 ]
 
 
-def fmt(value: float | None, kind: str) -> str:
+# The paired differences (sim.tally.PAIRED_RATES and the mean difference in delivered cells).
+DIFFERENCE_LABELS: dict[str, str] = {
+    **{slug: label for slug, label, _ in SHOWN},
+    "cells_per_kg_delivered_mean": "cells/kg delivered (mean)",
+}
+
+UNITS = {"rate": " %", "cells": " x10^6/kg", "num": ""}
+
+
+def _sig3(x: float, signed: bool) -> str:
+    """3 significant digits without exponent notation: ``0.0123``, ``45.2``, ``19,600``."""
+    sign = "+" if signed and x > 0 else ""
+    if x == 0:
+        return "0"
+    if abs(x) >= 1000:
+        digits = math.floor(math.log10(abs(x))) - 2
+        return f"{sign}{round(x, -digits):,.0f}"
+    return f"{x:{'+' if sign else ''}.3g}"
+
+
+def _number(value: float, kind: str, signed: bool = False) -> str:
+    if kind == "rate":
+        text = f"{100 * value:.1f}".replace("-0.0", "0.0")
+        return "+" + text if signed and text != "0.0" and not text.startswith("-") else text
+    if kind == "cells":
+        return _sig3(value / 1e6, signed)
+    return _sig3(value, signed)
+
+
+def fmt(value: float | None, kind: str, signed: bool = False) -> str:
+    """A value with its unit: ``12.5 %``, ``2.1 x10^6/kg`` or ``45.2``; ``-`` for None."""
     if value is None:
         return "-"
-    if kind == "rate":
-        return f"{value:.1%}"
-    if kind == "cells":
-        return f"{value / 1e6:.3g}e6"
-    return f"{value:.3g}"
+    return _number(value, kind, signed) + UNITS[kind]
 
 
-def cell(metric: dict[str, Any], kind: str) -> str:
+def cell(metric: dict[str, Any], kind: str, signed: bool = False) -> str:
+    """``12.5 % (8.1 to 18.0)``: the estimate, then its interval in the same unit."""
     lo, hi = metric.get("ci_low"), metric.get("ci_high")
-    ci = f" ({fmt(lo, kind)}-{fmt(hi, kind)})" if lo is not None and hi is not None else ""
-    return fmt(metric.get("value"), kind) + ci
+    ci = ""
+    if lo is not None and hi is not None:
+        ci = f" ({_number(lo, kind)} to {_number(hi, kind)})"
+    return fmt(metric.get("value"), kind, signed) + ci
+
+
+def difference_kind(slug: str) -> str:
+    return "cells" if "cells" in slug else "rate"
 
 
 def print_comparison(data: dict[str, Any], console: Console) -> None:
@@ -61,11 +95,13 @@ def print_comparison(data: dict[str, Any], console: Console) -> None:
         table.add_row(label, *(cell(arm["metrics"][slug], kind) for arm in data["arms"]))
     console.print(table)
     for diff in data["differences"]:
-        console.print(f"[bold]{diff['arm']} minus {diff['versus']}[/bold] (paired, same patients):")
+        console.print(
+            f"[bold]{diff['arm']} minus {diff['versus']}[/bold] "
+            "(paired, same patients; rates in percentage points):"
+        )
         for slug, metric in diff["metrics"].items():
-            kind = "cells" if "cells" in slug else "rate"
-            sign = "+" if (metric["value"] or 0) > 0 else ""
-            console.print(f"  {slug}: {sign}{cell(metric, kind)}")
+            label = DIFFERENCE_LABELS.get(slug, slug)
+            console.print(f"  {label}: {cell(metric, difference_kind(slug), signed=True)}")
     timing = f" in {run['wall_s']} s" if "wall_s" in run else ""
     console.print(f"{run['sim_events']} simulation events{timing}")
 
@@ -95,23 +131,41 @@ def comparison_csv(data: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
+def _calibration_value(x: float | None, unit: str, infinite: str = "-") -> str:
+    if x is None:
+        return infinite
+    if unit == "fraction":
+        return f"{100 * x:.1f} %"
+    if abs(x) >= 1000:  # 31,620 rather than 3.162e+04
+        return f"{round(x, 3 - math.floor(math.log10(abs(x)))):,.0f}"
+    return f"{x:.4g}"
+
+
 def print_calibration(rows: list[dict[str, Any]], console: Console) -> None:
     table = Table(title="Calibration: published vs simulated")
     for col in ("target", "endpoint", "published", "pass range", "simulated (95% CI)", ""):
         table.add_column(col)
     for r in rows:
-        sim = r["simulated"]
-        lo, hi = r["published_low"], r["published_high"]
-        rng = f"{'-inf' if lo is None else f'{lo:.4g}'} to {'inf' if hi is None else f'{hi:.4g}'}"
-        simulated = "-" if sim["value"] is None else f"{sim['value']:.4g}"
+        sim, unit = r["simulated"], r["unit"]
+        low = _calibration_value(r["published_low"], unit, "-inf")
+        high = _calibration_value(r["published_high"], unit, "inf")
+        simulated = _calibration_value(sim["value"], unit)
         if sim["ci_low"] is not None and sim["ci_high"] is not None:
-            simulated += f" ({sim['ci_low']:.4g}-{sim['ci_high']:.4g})"
+            simulated += (
+                f" ({_calibration_value(sim['ci_low'], unit)} to "
+                f"{_calibration_value(sim['ci_high'], unit)})"
+            )
         mark = "[green]pass[/green]" if r["passes"] else "[red]FAIL[/red]"
         endpoint = r["endpoint"]
         if r.get("versus"):
             endpoint += f" ({r['protocol']} minus {r['versus']['protocol']})"
         table.add_row(
-            r["id"], endpoint, f"{r['published']:.4g}", f"{rng} ({r['rule']})", simulated, mark
+            r["id"],
+            endpoint,
+            _calibration_value(r["published"], unit),
+            f"{low} to {high} ({r['rule']})",
+            simulated,
+            mark,
         )
     console.print(table)
     passed = sum(r["passes"] for r in rows)

@@ -12,7 +12,7 @@ from typing import Any
 from sim.engine.run import RunResult
 from sim.metrics import patient_metrics
 from sim.records import Event
-from sim.report.words import dose, duration, when
+from sim.report.words import dose, duration, patient, when
 
 NAMES = {
     "crs_grade": "CRS grade",
@@ -171,10 +171,7 @@ def explain_lines(result: RunResult) -> Iterator[str]:
     p = result.protocol
     pt = result.patient
     yield f"{p.title}"
-    yield (
-        f"Patient: {pt.weight_kg:g} kg, {pt.height_cm:g} cm, {pt.age_y:g} years, "
-        f"{pt.marrow_blasts_pct:g} % marrow blasts before lymphodepletion."
-    )
+    yield (f"Patient: {patient(pt, '{} % marrow blasts before lymphodepletion')}.")
     yield f"Source: {p.source.citation} ({p.source.status})."
     if p.assumptions:
         yield (

@@ -26,7 +26,9 @@ from sim.paths import OUTCOMES, fraction_path, path_tree
 from sim.plots.cohort import ArmRuns, run_arms
 from sim.report import html_parts as part
 from sim.report.explain import explain_lines
+from sim.report.words import grade, patient
 from sim.spec.load import LoadedProtocol
+from sim.spec.protocol import Protocol
 
 
 def _summary_rows(result: RunResult) -> list[tuple[str, object]]:
@@ -37,12 +39,17 @@ def _summary_rows(result: RunResult) -> list[tuple[str, object]]:
         ("protocol", f"{p.id}: {p.title}"),
         ("protocol file", f"{result.protocol_origin} (hash {result.protocol_hash})"),
         ("source", f"{p.source.citation} ({p.source.status})"),
-        ("assumptions", f"{len(p.assumptions)} listed in the protocol file"),
+        (
+            "assumptions",
+            f"{len(p.assumptions)} made by the protocol file where the source is silent "
+            "(listed below)"
+            if p.assumptions
+            else "none stated in the protocol file",
+        ),
         ("scenario", result.scenario or "virtual patient (model-driven toxicity)"),
         (
             "patient",
-            f"{pt.weight_kg:g} kg, {pt.height_cm:g} cm, {pt.age_y:g} years, "
-            f"marrow blasts {pt.marrow_blasts_pct:g} % before lymphodepletion",
+            patient(pt, "marrow blasts {} % before lymphodepletion"),
         ),
         ("seed", result.seed),
         ("cartsim version", __version__),
@@ -59,17 +66,18 @@ def _summary_rows(result: RunResult) -> list[tuple[str, object]]:
         ),
         (
             "worst grades",
-            f"CRS {m['crs_max_grade']}, ICANS {m['icans_max_grade']}, IEC-HS "
-            f"{m['iec_hs_max_grade']}, GVHD {m['gvhd_max_grade']}",
+            f"CRS {grade(m['crs_max_grade'])}, ICANS {grade(m['icans_max_grade'])}, IEC-HS "
+            f"{grade(m['iec_hs_max_grade'])}, GVHD {grade(m['gvhd_max_grade'])}",
         ),
         (f"day-{p.follow_up.response_day} response", m["response"] or "-"),
     ]
 
 
 def _patient_sections(
-    result: RunResult, key: str, heading: int, until_day: float | None = None
+    result: RunResult, key: str, heading: int, days: tuple[float, float] | None = None
 ) -> Iterator[str]:
-    """Timeline, schedule, decisions and narrative of one run (``key`` makes ids unique)."""
+    """Timeline, schedule, decisions and narrative of one run (``key`` makes ids unique);
+    ``days`` is the timeline's axis range (default: the whole run)."""
     from sim.plots.timeline import timeline_figure
 
     h = f"h{heading}"
@@ -79,10 +87,12 @@ def _patient_sections(
         "with the dose), planned times, gate holds with their reason, toxicity grades, "
         "visits and response" + (", and CAR-T expansion" if _has_model(result) else "")
     )
-    if until_day is not None:
-        caption += f"; the first {until_day:g} days are shown"
+    if days is not None:
+        caption += (
+            f"; study days {days[0]:.0f} to {days[1]:.0f} are shown, the same range for every arm"
+        )
     yield part.figure(
-        timeline_figure(result, until_day=until_day), f"{key}-timeline", caption, f"{key}-timeline"
+        timeline_figure(result, days=days), f"{key}-timeline", caption, f"{key}-timeline"
     )
     yield f"<{h}>Schedule: planned vs given</{h}>"
     yield part.schedule_table(result.events, f"{key}-schedule")
@@ -92,6 +102,12 @@ def _patient_sections(
     yield "<details open><summary>Narrative (as printed by <code>cartsim explain</code>)</summary>"
     yield part.narrative(explain_lines(result), f"{key}-narrative")
     yield "</details>"
+
+
+def _assumptions(p: Protocol, css_id: str, heading: int) -> Iterator[str]:
+    if p.assumptions:
+        yield f"<h{heading}>Assumptions of {escape(p.id)} (where the source is silent)</h{heading}>"
+        yield part.assumptions_list(p.assumptions, css_id)
 
 
 def _has_model(result: RunResult) -> bool:
@@ -107,6 +123,7 @@ def run_report(result: RunResult) -> str:
         part.notice(),
         "<h2>Summary</h2>",
         part.facts(_summary_rows(result), "summary"),
+        *_assumptions(result.protocol, "run-assumptions", 2),
         *_patient_sections(result, "run", 2),
     ]
     return part.page(title, body)
@@ -134,6 +151,7 @@ def cohort_report(
     from sim.plots.distributions import distributions_figure
     from sim.plots.survival import survival_figure
     from sim.plots.swimmer import swimmer_figure
+    from sim.plots.timeline import day_range
 
     data = compare(loaded, setup, n, progress).to_json()
     arms = run_arms(loaded, setup, n, progress=progress)
@@ -199,12 +217,17 @@ def cohort_report(
             "doses",
         )
     )
-    for i, lp in enumerate(loaded):
-        example = run_patient_result(lp, setup, 0)
+    examples = [run_patient_result(lp, setup, 0) for lp in loaded]
+    ranges = [
+        day_range(ex.events, float(lp.protocol.follow_up.horizon_day))
+        for ex, lp in zip(examples, loaded, strict=True)
+    ]
+    days = (min(r[0] for r in ranges), max(r[1] for r in ranges))  # one axis for every arm
+    for i, (lp, example) in enumerate(zip(loaded, examples, strict=True)):
         body.append(f"<h2>Virtual patient 0 under {escape(lp.protocol.id)}</h2>")
         body.append(part.facts(_summary_rows(example), f"patient-{i}-summary"))
-        horizon = float(lp.protocol.follow_up.horizon_day)
-        body.extend(_patient_sections(example, f"patient-{i}", 3, until_day=horizon))
+        body.extend(_assumptions(lp.protocol, f"patient-{i}-assumptions", 3))
+        body.extend(_patient_sections(example, f"patient-{i}", 3, days=days))
     return part.page(title, body)
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim.paths import OUTCOMES, PathTree
 from sim.records import Event, decisions, schedule
-from sim.report.cohort_table import SHOWN, cell
+from sim.report.cohort_table import DIFFERENCE_LABELS, SHOWN, cell, difference_kind
 from sim.report.words import dose, duration, when
 from sim.stats import wilson
 
@@ -123,7 +123,37 @@ def figure(fig: Figure, salt: str, caption: str, css_id: str) -> str:
     return f'<figure id="{escape(css_id)}">{svg}<figcaption>{escape(caption)}</figcaption></figure>'
 
 
+def _why(events: Sequence[Event]) -> dict[str, str]:
+    """Per fraction, why it was not simply given on time. A fraction that was skipped,
+    stopped or not given shows the last such reason (it says how a hold ended); otherwise
+    each distinct hold reason and each dose reduction, in event order."""
+    ended: dict[str, str] = {}
+    notes: dict[str, list[str]] = {}
+    for ev in events:
+        fraction = ev.data.get("fraction")
+        if fraction is None:
+            continue
+        key = str(fraction)
+        if ev.kind in ("skip", "stop", "not_given"):
+            ended[key] = str(ev.data["reason"])
+            continue
+        if ev.kind == "hold":
+            text = f"held: {ev.data['reason']}"
+        elif ev.kind == "gate" and ev.data["action"] == "reduce":
+            text = f"reduced: {ev.data['reason']}"
+        else:
+            continue
+        texts = notes.setdefault(key, [])
+        if text not in texts:
+            texts.append(text)
+    return {key: ended.get(key) or "; ".join(texts) for key, texts in notes.items()} | ended
+
+
 def schedule_table(events: Sequence[Event], css_id: str) -> str:
+    from sim.plots.episodes import held_h
+
+    why = _why(events)
+    held = held_h(events)
     rows = [
         (
             r["fraction"],
@@ -132,8 +162,8 @@ def schedule_table(events: Sequence[Event], css_id: str) -> str:
             dose(r["planned_cells_per_kg"], r["planned_cells"]),
             dose(r["cells_per_kg"], r["cells"]),
             r["status"].replace("_", " "),
-            duration(r["held_h"]) if r.get("held_h") else "-",
-            r.get("reason") or "",
+            duration(held[r["fraction"]]) if held.get(r["fraction"]) else "-",
+            why.get(r["fraction"], ""),
         )
         for r in schedule(events)
     ]
@@ -150,6 +180,14 @@ def decisions_table(events: Sequence[Event], css_id: str) -> str:
     if not rows:
         return '<p class="muted">No hold, skip, reduction or stop: every gate check passed.</p>'
     return table(("when", "dose", "decision", "rule", "reason"), rows, css_id)
+
+
+def assumptions_list(assumptions: Iterable[Any], css_id: str) -> str:
+    """The protocol file's assumptions: the field each one fills, and its note."""
+    items = "".join(
+        f"<li><code>{escape(a.field)}</code>: {escape(a.note)}</li>" for a in assumptions
+    )
+    return f'<ul class="assumptions" id="{escape(css_id)}">{items}</ul>'
 
 
 def narrative(lines: Iterable[str], css_id: str) -> str:
@@ -174,11 +212,17 @@ def differences_table(data: dict[str, Any], css_id: str) -> str:
     rows = []
     for diff in data["differences"]:
         for slug, metric in diff["metrics"].items():
-            kind = "cells" if "cells" in slug else "rate"
-            rows.append((f"{diff['arm']} minus {diff['versus']}", slug, cell(metric, kind)))
+            rows.append(
+                (
+                    f"{diff['arm']} minus {diff['versus']}",
+                    DIFFERENCE_LABELS.get(slug, slug),
+                    cell(metric, difference_kind(slug), signed=True),
+                )
+            )
     if not rows:
         return ""
-    return table(("comparison", "endpoint", "difference (95 % CI)"), rows, css_id, _numeric([2]))
+    headers = ("comparison", "endpoint", "difference (95 % CI); rates in percentage points")
+    return table(headers, rows, css_id, _numeric([2]))
 
 
 def _pct(x: float | None) -> str:
@@ -195,7 +239,7 @@ def paths_table(tree: PathTree, css_id: str) -> str:
                 OUTCOMES.get(node.outcome, node.outcome),
                 node.count,
                 _pct(est.value),
-                f"{_pct(est.ci_low)} - {_pct(est.ci_high)}",
+                f"{_pct(est.ci_low)} to {_pct(est.ci_high)}",
                 _pct(node.share_of_parent),
             )
         )

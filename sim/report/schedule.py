@@ -7,8 +7,9 @@ from rich.table import Table
 
 from sim.engine.run import RunResult
 from sim.metrics import patient_metrics
+from sim.plots.episodes import held_h
 from sim.records import decisions, schedule
-from sim.report.words import dose, duration, when
+from sim.report.words import dose, duration, grade, patient, when
 
 STATUS_STYLE = {
     "given": "green",
@@ -27,10 +28,7 @@ def print_schedule(result: RunResult, console: Console) -> None:
         f"protocol {p.id} ({result.protocol_origin}, hash {result.protocol_hash})"
         + (f"; scenario {result.scenario}" if result.scenario else "")
     )
-    console.print(
-        f"patient: {pt.weight_kg:g} kg, {pt.height_cm:g} cm, {pt.age_y:g} y, "
-        f"marrow blasts {pt.marrow_blasts_pct:g} %; seed {result.seed}"
-    )
+    console.print(f"patient: {patient(pt)}; seed {result.seed}")
     ld = [e for e in result.events if e.kind == "ld_dose"]
     if ld:
         drugs: dict[tuple[str, int], list[str]] = {}
@@ -49,6 +47,7 @@ def print_schedule(result: RunResult, console: Console) -> None:
     table = Table(title="Schedule: planned vs given", show_lines=False)
     for col in ("fraction", "planned", "given", "planned dose", "given dose", "status", "held"):
         table.add_column(col)
+    held = held_h(result.events)
     for row in schedule(result.events):
         status = row["status"]
         style = STATUS_STYLE.get(status, "")
@@ -59,7 +58,7 @@ def print_schedule(result: RunResult, console: Console) -> None:
             dose(row["planned_cells_per_kg"], row["planned_cells"]),
             dose(row["cells_per_kg"], row["cells"]),
             f"[{style}]{status}[/{style}]" if style else status,
-            duration(row["held_h"]) if row.get("held_h") else "-",
+            duration(held[row["fraction"]]) if held.get(row["fraction"]) else "-",
         )
     console.print(table)
     notable = [d for d in decisions(result.events) if d["action"] != "give"]
@@ -79,7 +78,7 @@ def print_schedule(result: RunResult, console: Console) -> None:
         + (f"; stopped: {m['stop_reason']}" if m["stopped"] else "")
     )
     console.print(
-        f"worst grades: CRS {m['crs_max_grade']}, ICANS {m['icans_max_grade']}, "
-        f"IEC-HS {m['iec_hs_max_grade']}, GVHD {m['gvhd_max_grade']}; "
+        f"worst grades: CRS {grade(m['crs_max_grade'])}, ICANS {grade(m['icans_max_grade'])}, "
+        f"IEC-HS {grade(m['iec_hs_max_grade'])}, GVHD {grade(m['gvhd_max_grade'])}; "
         f"day-{p.follow_up.response_day} response: {m['response'] or '-'}"
     )

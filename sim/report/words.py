@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 
 def when(time_h: float | None) -> str:
@@ -33,3 +34,21 @@ def duration(hours: float) -> str:
     if hours < 48:
         return f"{hours:g} h"
     return f"{hours / 24:.3g} days"
+
+
+def measure(value: float) -> str:
+    """A body measurement or percentage for people: at most one decimal (``42.5``, ``70``)."""
+    return f"{round(value, 1):g}"
+
+
+def grade(value: float) -> str:
+    """A toxicity grade: ``2``, never ``2.0``."""
+    return f"{value:g}"
+
+
+def patient(pt: Any, blasts: str = "marrow blasts {} %") -> str:
+    """``96.4 kg, 162.4 cm, 56.8 years, marrow blasts 42.5 %`` (a scenario's patient)."""
+    return (
+        f"{measure(pt.weight_kg)} kg, {measure(pt.height_cm)} cm, {measure(pt.age_y)} years, "
+        + blasts.format(measure(pt.marrow_blasts_pct))
+    )
