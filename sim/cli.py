@@ -93,15 +93,17 @@ def explain(
 
 
 @app.command()
-def check(files: Annotated[list[str], typer.Argument(help="protocol or scenario files")]) -> None:
-    """Validate protocol and scenario files; one line per problem."""
-    from sim.spec.load import check_file
+def check(
+    files: Annotated[list[str], typer.Argument(help="protocol, scenario or clinic files")],
+) -> None:
+    """Validate protocol, scenario and clinic files; one line per problem."""
+    from sim.clinic.load import check_any
 
     failed = False
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     for name in files:
         try:
-            check_file(name)
+            check_any(name)
         except InputError as exc:
             failed = True
             for problem in exc.problems:
@@ -136,16 +138,21 @@ def list_builtins() -> None:
 
 @app.command()
 def schema(
-    kind: Annotated[str, typer.Option(help="protocol, scenario or both")] = "both",
+    kind: Annotated[str, typer.Option(help="protocol, scenario, clinic or both")] = "both",
 ) -> None:
-    """Print the JSON Schema of protocol and/or scenario files (for editor completion)."""
+    """Print the JSON Schema of protocol, scenario or clinic files (for editor completion);
+    'both' is protocol and scenario."""
+    from sim.clinic.spec import Clinic
     from sim.spec.protocol import Protocol
     from sim.spec.scenario import Scenario
 
-    schemas = {"protocol": Protocol.model_json_schema(), "scenario": Scenario.model_json_schema()}
-    if kind not in ("protocol", "scenario", "both"):
-        Console(stderr=True).print("error: --kind is protocol, scenario or both")
+    if kind not in ("protocol", "scenario", "clinic", "both"):
+        Console(stderr=True).print("error: --kind is protocol, scenario, clinic or both")
         raise typer.Exit(2)
+    if kind == "clinic":
+        typer.echo(json.dumps(Clinic.model_json_schema(), indent=2))
+        return
+    schemas = {"protocol": Protocol.model_json_schema(), "scenario": Scenario.model_json_schema()}
     out = schemas if kind == "both" else schemas[kind]
     typer.echo(json.dumps(out, indent=2))
 
@@ -166,7 +173,7 @@ def main(
 
 
 # Sub-commands that live in :mod:`sim.commands` (each module has ``register(app)``).
-COMMAND_MODULES: tuple[str, ...] = ("cohorts", "teach", "export")
+COMMAND_MODULES: tuple[str, ...] = ("cohorts", "teach", "export", "clinic")
 
 
 def _register_commands() -> None:

@@ -73,6 +73,11 @@ def attempt_dose(c: Course, a: Attempt, guard: Guard | None = None) -> Process:
             if status == "restart" and restart_h is not None:
                 yield c.until(restart_h, DECIDE)
                 continue
+        if c.site is not None:
+            wait = c.site.ready(a.label)
+            if wait is not None:  # e.g. no bed free: held, then the gate is checked again
+                yield from _held_for_site(c, a.label, *wait)
+                continue
         verdict = evaluate(a.rules, c.view())
         action: str = verdict.action
         rule = verdict.rule
@@ -144,6 +149,14 @@ def attempt_dose(c: Course, a: Attempt, guard: Guard | None = None) -> Process:
             return Result("given", level, reason)
         assert rule is not None
         return _end(c, a, action, rule.name, reason, verdict.fired, verdict.seen, level)
+
+
+def _held_for_site(c: Course, label: str, wait: SimEvent, reason: str) -> Process:
+    """The site cannot take the dose now (e.g. no bed free): hold until it can."""
+    since = c.now
+    c.record("hold", fraction=label, rule="site", reason=reason)
+    yield wait
+    c.record("resume", fraction=label, held_h=round(c.now - since, 6))
 
 
 def _end(

@@ -14,7 +14,7 @@ import stat
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -156,6 +156,12 @@ def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
         elif (
             isinstance(node, dict)
             and isinstance(part, str)
+            and part in {v for v in node.values() if isinstance(v, str)}
+        ):
+            continue  # a discriminated union's tag (e.g. setting: inpatient), not a field
+        elif (
+            isinstance(node, dict)
+            and isinstance(part, str)
             and part[:1].islower()
             and "[" not in part
             and part not in ("function-after", "function-before")
@@ -171,7 +177,9 @@ _HINTS = {
 }
 
 
-def _problems(located: Located, exc: ValidationError) -> list[Problem]:
+def _problems(
+    located: Located, exc: ValidationError, names: frozenset[str] | None = None
+) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[tuple[tuple[str | int, ...], str]] = set()
     for err in exc.errors(include_url=False):
@@ -180,7 +188,8 @@ def _problems(located: Located, exc: ValidationError) -> list[Problem]:
         kind = err["type"]
         if kind == "extra_forbidden":
             name = str(path[-1]) if path else "?"
-            close = difflib.get_close_matches(name, sorted(_all_field_names()), n=1)
+            known = _all_field_names() if names is None else names
+            close = difflib.get_close_matches(name, sorted(known), n=1)
             msg = f"unknown field '{name}'" + (f" (did you mean '{close[0]}'?)" if close else "")
         elif kind == "missing":
             msg = "required field is missing"
@@ -204,6 +213,43 @@ def _findings(located: Located, findings: list[Finding]) -> list[Problem]:
         Problem(located.source, located.line_of(path), _field_name(path), msg)
         for path, (_, msg) in zip(paths, findings, strict=True)
     ]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def field_names(model: type[BaseModel]) -> frozenset[str]:
+    """Every field name in ``model``'s schema (for 'did you mean' hints)."""
+    names: set[str] = set()
+
+    def visit(schema: Any) -> None:
+        if isinstance(schema, dict):
+            props = schema.get("properties")
+            if isinstance(props, dict):
+                names.update(props)
+            for value in schema.values():
+                visit(value)
+        elif isinstance(schema, list):
+            for value in schema:
+                visit(value)
+
+    visit(model.model_json_schema())
+    return frozenset(names)
+
+
+def load_model(path: Path, shown: str, model: type[M]) -> tuple[M, Located]:
+    """Read a YAML file into ``model`` (another file kind in the same language, e.g. a
+    clinic), with the same ``file:line: field: message`` problems as protocol files."""
+    located = _read(path, shown)
+    try:
+        return model.model_validate(located.data), located
+    except ValidationError as exc:
+        raise InputError(_problems(located, exc, field_names(model))) from None
+
+
+def problems_at(located: Located, findings: list[Finding]) -> list[Problem]:
+    """Findings of checks made after validation, at their lines in ``located``."""
+    return _findings(located, findings)
 
 
 def _validate_protocol(located: Located) -> Protocol:
