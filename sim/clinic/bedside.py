@@ -177,17 +177,16 @@ class Bedside:
         unit = self.unit
         if want_icu and self.where in (HOME, WARD):
             if self.icu is None:
+                full = unit.icu.count >= unit.icu.capacity
+                if full and self.clinic.icu.when_full == "transfer_out":
+                    self._leave_ward()
+                    self._move(AWAY, "no ICU bed free: transferred out")
+                    return True
                 self.icu = unit.request(self.patient, "icu", unit.icu, URGENT)
                 self.icu.callbacks.append(lambda _: self._poke())
             if self.icu.triggered:
                 self._leave_ward()
                 self._move(ICU, "to the ICU")
-                return True
-            if self.clinic.icu.when_full == "transfer_out":
-                unit.cancel(self.patient, "icu", unit.icu, self.icu)
-                self.icu = None
-                self._leave_ward()
-                self._move(AWAY, "no ICU bed free: transferred out")
                 return True
             return self._to_ward(URGENT)  # wait for the ICU bed on the ward
         if not want_icu and self.icu is not None and self.where != ICU:

@@ -37,7 +37,8 @@ from sim.stats import Estimate, Moments, paired_difference_mean
 
 PATIENTS_PER_REPLICATION = 100_000
 MAX_REPLICATIONS = 10_000
-MAX_EVENTS_PER_ARM = 50_000_000
+MAX_EVENTS_PER_PATIENT = 20_000
+"""Runaway guard: a patient's path takes some tens to a few hundred events."""
 
 
 @cache
@@ -109,11 +110,15 @@ def run_arm(
     end_h = setup.days * 24.0
     env.process(unit.census(end_h))
     steps = 0
+    limit = MAX_EVENTS_PER_PATIENT * max(1, len(refs)) + 2 * int(end_h)
     while env.peek() < end_h:
         env.step()
         steps += 1
-        if steps > MAX_EVENTS_PER_ARM:
-            raise RunawayError(f"clinic arm {arm.protocol.id}: more than {steps} events")
+        if steps > limit:
+            raise RunawayError(
+                f"clinic arm {arm.protocol.id}: more than {limit} simulation events; "
+                "the run was stopped (a loop without end?)"
+            )
     return unit
 
 

@@ -6,6 +6,11 @@ holds and re-checks every ``recheck_h`` hours until the condition clears, giving
 (with the rule's ``on_timeout``: skip or stop) once the hold reaches ``max_wait_h`` or
 the next re-check would fall after the dose's deadline; ``skip`` and ``stop`` end the
 attempt. Every evaluation is logged as a ``gate`` event, passes included.
+
+A course with a site (a clinic's ward, :class:`sim.engine.course.Site`) asks it before
+each gate check whether the dose can be given now; if not (no bed free, the patient in
+the ICU) the dose is held (``hold`` with rule ``site``, then ``resume``) and the gate is
+checked again when the site is ready. A course run alone has no site.
 """
 
 from __future__ import annotations

@@ -114,22 +114,7 @@ def _field_name(path: tuple[str | int, ...]) -> str:
 
 @cache
 def _all_field_names() -> frozenset[str]:
-    names: set[str] = set()
-
-    def visit(schema: Any) -> None:
-        if isinstance(schema, dict):
-            props = schema.get("properties")
-            if isinstance(props, dict):
-                names.update(props)
-            for value in schema.values():
-                visit(value)
-        elif isinstance(schema, list):
-            for value in schema:
-                visit(value)
-
-    visit(Protocol.model_json_schema())
-    visit(Scenario.model_json_schema())
-    return frozenset(names)
+    return field_names(Protocol) | field_names(Scenario)
 
 
 def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:

@@ -103,3 +103,15 @@ def test_a_protocol_the_clinic_does_not_run_is_an_option_error() -> None:
     assert (
         "error: --protocol: the clinic clinics/academic-centre.yaml has no rules" in result.stderr
     )
+
+
+def test_an_unknown_population_is_named_at_its_line(tmp_path: Path) -> None:
+    text = Path("clinics/academic-centre.yaml").read_text()
+    bad = tmp_path / "clinic.yaml"
+    bad.write_text(text.replace("paediatric-ya-ball: 0.2", "martians: 0.2"))
+    line = 1 + text.splitlines().index("    paediatric-ya-ball: 0.2")
+    result = runner.invoke(app, ["check", str(bad)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"error: {bad}:{line}: arrivals.population_mix.martians: unknown population 'martians'"
+    )

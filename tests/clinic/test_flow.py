@@ -193,3 +193,32 @@ def test_replications_do_not_depend_on_each_other(
     other = run_replication(setup, 0, keep_rows=True)
     assert alone.rows == again.rows
     assert alone.rows != other.rows
+
+
+@pytest.mark.parametrize("when_full", ["transfer_out", "wait"])
+def test_beds_in_use_never_exceed_the_unit_and_a_full_icu_does_what_the_file_says(
+    centre: Clinic, arms: list[LoadedProtocol], when_full: str
+) -> None:
+    icu = {"admit_when": "crs_grade >= 2 or icans_grade >= 2", "when_full": when_full}
+    clinic = busy(centre, icu=icu)
+    days = 300
+    setup = ClinicSetup.of(clinic, arms, 4, days)
+    refs = referrals(clinic.arrivals, 4, 0, days)
+    people = [person(setup, 0, r)[:2] for r in refs]
+    transfers = icu_waits = 0
+    for lp in arms:
+        unit = run_arm(setup, Arm(lp.protocol, clinic.protocols[lp.protocol.id]), refs, people)
+        ward = icu_used = 0
+        for ev in unit.log:
+            ward += {"bed_in": 1, "bed_out": -1}.get(ev.kind, 0)
+            icu_used += {"icu_in": 1, "icu_out": -1}.get(ev.kind, 0)
+            assert 0 <= ward <= clinic.beds and 0 <= icu_used <= clinic.icu_beds
+        assert max(s["bed_used"] for s in unit.samples) <= clinic.beds
+        transfers += sum(ev.kind == "transfer_out" for ev in unit.log)
+        icu_waits += len(queue_waits(unit.log, days * 24.0)["icu"])
+        back = sum(ev.kind == "transfer_back" for ev in unit.log)
+        assert back <= sum(ev.kind == "transfer_out" for ev in unit.log)
+    if when_full == "transfer_out":
+        assert transfers > 0 and icu_waits == 0
+    else:
+        assert transfers == 0 and icu_waits > 0
