@@ -56,6 +56,9 @@ def register(app: typer.Typer) -> None:
         plot: Annotated[
             Path | None, typer.Option("--plot", help="write the figure (.png or .svg)")
         ] = None,
+        report: Annotated[
+            Path | None, typer.Option("--report", help="write an HTML report (.html)")
+        ] = None,
         quiet: Quiet = False,
         timing: Annotated[
             bool, typer.Option("--timing/--no-timing", help="include run.wall_s in --json")
@@ -82,6 +85,10 @@ def register(app: typer.Typer) -> None:
                 from sim.plots.files import figure_format
 
                 figure_format(plot, "--plot")
+            if report is not None and report.suffix.lower() not in (".html", ".htm"):
+                from sim.errors import InputError
+
+                raise InputError.single("--report", f"'{report}': the report is an .html file")
             record = _record(loaded, chosen, seed, days, replications)
             setup = ClinicSetup.of(loaded.clinic, chosen, seed, days)
             with (
@@ -107,6 +114,12 @@ def register(app: typer.Typer) -> None:
 
         run = guarded(work)
         data = run.to_json(timing=timing)
+        if report is not None:
+            from sim.report.clinic_html import clinic_report
+            from sim.report.html import write_report
+
+            text = clinic_report(run, run.to_json(timing=False))
+            guarded(lambda: write_report(report, text))
         if as_json:
             from sim.report.trace import dumps
 

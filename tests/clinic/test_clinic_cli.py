@@ -115,3 +115,17 @@ def test_an_unknown_population_is_named_at_its_line(tmp_path: Path) -> None:
     assert result.stderr.startswith(
         f"error: {bad}:{line}: arrivals.population_mix.martians: unknown population 'martians'"
     )
+
+
+def test_the_html_report_has_the_clinic_section(tmp_path: Path) -> None:
+    page = tmp_path / "clinic.html"
+    result = runner.invoke(app, [*BASE, "-q", "--report", str(page)])
+    assert result.exit_code == 0, result.output
+    html = page.read_text()
+    assert 'id="clinic-metrics"' in html and "patients treated per month" in html
+    assert 'id="clinic-difference-tisagenlecleucel-label"' in html
+    assert "<svg" in html and "Not clinical advice" in html
+    bad = runner.invoke(app, [*BASE, "-q", "--report", str(tmp_path / "clinic.txt")])
+    assert bad.exit_code == 2
+    assert bad.stderr.startswith("error: --report: ")
+    assert not (tmp_path / "clinic.txt").exists()
