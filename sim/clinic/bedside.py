@@ -57,6 +57,7 @@ class Bedside:
         self.fractions_done_h: float | None = None  # env time the last fraction resolved
         self.last_fraction_h: float | None = None
         self.resolved = 0
+        self.infused = False
         self.clear_since: float | None = None
         self.ended = False
         self._wake: SimEvent = self.env.event()
@@ -72,11 +73,12 @@ class Bedside:
 
     def on_record(self, event: Event) -> None:
         kind = event.kind
+        if kind == "infusion" and not self.infused:
+            self.infused = True  # the first CAR-T dose (F1, or a later one if F1 was skipped)
+            self.unit.record(self.patient, "first_infusion", fraction=event.data["fraction"])
         if kind == "infusion" and event.data.get("phase") == "fraction":
             self.resolved += 1
             self.last_fraction_h = float(self.env.now)
-            if self.resolved == 1:
-                self.unit.record(self.patient, "first_infusion", fraction=event.data["fraction"])
         elif kind == "skip" and event.data.get("fraction") is not None:
             self.resolved += 1
         elif kind == "stop":

@@ -222,3 +222,37 @@ def test_beds_in_use_never_exceed_the_unit_and_a_full_icu_does_what_the_file_say
         assert transfers > 0 and icu_waits == 0
     else:
         assert transfers == 0 and icu_waits > 0
+
+
+def test_a_patient_whose_first_fraction_is_skipped_is_treated_at_the_second(
+    centre: Clinic, arms: list[LoadedProtocol]
+) -> None:
+    clinic = _hand_clinic(centre)
+    skip_first = {
+        **ONE_DOSE,
+        "fractions": [
+            {
+                "id": "F1",
+                "day": 0,
+                "dose": {"cells_per_kg": 1e5},
+                "gate": [{"name": "skip-f1", "when": "doses_given == 0", "action": "skip"}],
+            },
+            {"id": "F2", "min_interval_h": 24, "dose": {"cells_per_kg": 1e6}},
+        ],
+    }
+    protocol = Protocol.model_validate(skip_first)
+    ones = (0.5,) * MAX_ATTEMPTS
+    ref = Referral(0, 0.0, "adult-rr-ball", ones, ones, 0.9, 1.0, 1.0)
+    patient = person(ClinicSetup.of(clinic, arms, 0, 60), 0, ref)[0]
+    unit = run_arm(
+        ClinicSetup.of(clinic, [], 0, 60),
+        Arm(protocol, clinic.protocols["one-dose"]),
+        [ref],
+        [(patient, None)],  # type: ignore[list-item]
+        clinic,
+        biology=lambda _: NoToxicity(),
+    )
+    (row,) = patient_rows(unit.log, 60 * 24.0)
+    assert row["outcome"] == "treated"
+    # apheresis day 0, released day 11, course from day 11: F1 skipped day 12, F2 day 13 10:00
+    assert row["vein_to_vein_days"] == pytest.approx(13 + 10 / 24)
