@@ -4,7 +4,8 @@ Like :mod:`sim.model.streams` (which gives a patient's biology), but for what th
 draws: referral times and populations per replication, and per patient the manufacturing
 time and outcome, bridging, and the times of death or progression while waiting. Keys
 are ``(CLINIC_KEY, replication, patient, quantity)``, four numbers where the model's are
-two, so no clinic stream is ever one of the model's. A patient's draws do not depend on
+two (``(patient, quantity)``), so the clinic's streams are apart from the model's and
+adding a clinic quantity changes no patient's biology. A patient's draws do not depend on
 the protocol arm (common random numbers: every arm sees the same referrals and the same
 patients), nor on how many workers run the replications.
 """

@@ -256,3 +256,22 @@ def test_a_patient_whose_first_fraction_is_skipped_is_treated_at_the_second(
     assert row["outcome"] == "treated"
     # apheresis day 0, released day 11, course from day 11: F1 skipped day 12, F2 day 13 10:00
     assert row["vein_to_vein_days"] == pytest.approx(13 + 10 / 24)
+
+
+def test_every_arm_sees_the_same_referrals_and_patients(
+    centre: Clinic, arms: list[LoadedProtocol]
+) -> None:
+    setup = ClinicSetup.of(centre, arms, 11, 120)
+    result = run_replication(setup, 2, keep_rows=True)
+    first, second = (
+        [(r["patient"], r["population"], r["referred_day"]) for r in rows] for rows in result.rows
+    )
+    assert first == second and len(first) > 5
+    assert [r["bridging"] for r in result.rows[0]] == [r["bridging"] for r in result.rows[1]]
+    # the central route is slower for the very same patients (same quantiles, longer median)
+    v2v = [
+        {r["patient"]: r["vein_to_vein_days"] for r in rows if r["outcome"] == "treated"}
+        for rows in result.rows
+    ]
+    both = set(v2v[0]) & set(v2v[1])
+    assert both and all(v2v[1][p] > v2v[0][p] for p in both)
