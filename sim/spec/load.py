@@ -117,6 +117,11 @@ def _all_field_names() -> frozenset[str]:
     return field_names(Protocol) | field_names(Scenario)
 
 
+UNION_TAGS = ("setting", "distribution")
+"""Fields that pick a variant of a discriminated union (clinic files): pydantic puts the
+chosen variant's name in an error's location, which is not a field of the file."""
+
+
 def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     """Keep the parts of a pydantic ``loc`` that exist in the data (drop union tags)."""
     path: list[str | int] = []
@@ -138,11 +143,7 @@ def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
         if (isinstance(node, dict) and part in node) or in_list:
             path.append(part)
             node = node[part]
-        elif (
-            isinstance(node, dict)
-            and isinstance(part, str)
-            and part in {v for v in node.values() if isinstance(v, str)}
-        ):
+        elif isinstance(node, dict) and any(node.get(tag) == part for tag in UNION_TAGS):
             continue  # a discriminated union's tag (e.g. setting: inpatient), not a field
         elif (
             isinstance(node, dict)

@@ -129,3 +129,16 @@ def test_the_html_report_has_the_clinic_section(tmp_path: Path) -> None:
     assert bad.exit_code == 2
     assert bad.stderr.startswith("error: --report: ")
     assert not (tmp_path / "clinic.txt").exists()
+
+
+def test_a_variant_field_is_named_without_the_variant_tag(tmp_path: Path) -> None:
+    text = Path("clinics/academic-centre.yaml").read_text()
+    old = "duration: {distribution: lognormal, median_days: 10, sd_log: 0.2}"
+    bad = tmp_path / "clinic.yaml"
+    bad.write_text(text.replace(old, "duration: {distribution: lognormal, median_days: 10}"))
+    line = 1 + text.splitlines().index(f"    {old}")
+    result = runner.invoke(app, ["check", str(bad)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: {bad}:{line}: manufacturing.in-house.duration.sd_log: required field is missing"
+    ]
