@@ -134,6 +134,8 @@ class ReplicationResult:
 def run_replication(setup: ClinicSetup, replication: int, keep_rows: bool) -> ReplicationResult:
     clinic = setup.clinic
     refs = referrals(clinic.arrivals, setup.seed, replication, setup.days)
+    if len(refs) >= PATIENTS_PER_REPLICATION:  # pragma: no cover - bounded by the spec
+        raise RuntimeError(f"{len(refs)} referrals in one replication: patient indices overlap")
     people = [person(setup, replication, r)[:2] for r in refs]
     result = ReplicationResult(replication, [], [], [])
     end_h = setup.days * 24.0

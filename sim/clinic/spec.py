@@ -67,7 +67,9 @@ Duration = Annotated[Fixed | LogNormal | Uniform, Field(discriminator="distribut
 class Arrivals(Spec):
     """Referrals: a Poisson process, each patient from one population of the mix."""
 
-    per_month: float = Field(gt=0, le=1000, description="mean referrals per month")
+    per_month: float = Field(
+        gt=0, le=500, description="mean referrals per month (at most 500: 60,000 in ten years)"
+    )
     population_mix: dict[Slug, Share] = Field(
         min_length=1, description="population name -> share of referrals (shares sum to 1)"
     )
