@@ -18,6 +18,10 @@ ratios (cartsim vs a baseline timed next to it), never absolute targets.
   ``python -c "import simpy, numpy, pydantic, typer"`` (target <= 1.5x).
 - yaml: seconds to check a generated 2 MB protocol-like YAML file with LibYAML's parser vs
   pure-Python PyYAML (no target; the file size limit is 2 MB).
+- clinic: ``cartsim clinic clinics/academic-centre.yaml`` with both example protocols
+  (730 days x 20 replications) at ``--workers 1`` and ``2`` (issue 17: minutes on 2 cores,
+  identical JSON), and the clinic's overhead: one replication in the shared environment
+  vs the same referred patients' courses each run alone (the ratio).
 - ceiling: two processes vs one on a trivial CPU loop, ``--repeat`` times: how much a
   2-worker run could gain on this shared machine at the time (no target; a noise gauge).
 """
@@ -149,6 +153,52 @@ def workers(args: argparse.Namespace) -> dict[str, Any]:
     return row
 
 
+def clinic(args: argparse.Namespace) -> dict[str, Any]:
+    from sim.clinic.arrivals import referrals
+    from sim.clinic.load import load_clinic
+    from sim.clinic.replication import ClinicSetup, person, run_replication
+    from sim.engine.run import run_course
+    from sim.engine.virtual_patient import VirtualPatient
+    from sim.spec.load import load_protocol
+
+    ids = ["cart19-be-02", "tisagenlecleucel-label"]
+    cmd = [*CLI, "clinic", "academic-centre", "--protocol", ids[0], "--protocol", ids[1]]
+    cmd += ["--days", str(args.days), "--replications", str(args.replications)]
+    cmd += ["--json", "--no-timing", "-q"]
+    out: dict[int, bytes] = {}
+    wall: dict[int, float] = {}
+    for w in (1, 2):
+        start = time.perf_counter()
+        out[w] = subprocess.run([*cmd, "--workers", str(w)], check=True, capture_output=True).stdout
+        wall[w] = time.perf_counter() - start
+    loaded = load_clinic("academic-centre")
+    protocols = [load_protocol(p) for p in ids]
+    setup = ClinicSetup.of(loaded.clinic, protocols, 0, args.days)
+    start = time.perf_counter()
+    run_replication(setup, 0, keep_rows=False)
+    in_clinic = time.perf_counter() - start
+    refs = referrals(loaded.clinic.arrivals, 0, 0, args.days)
+    start = time.perf_counter()
+    for lp in protocols:
+        for ref in refs:
+            patient, latent, cohort, _ = person(setup, 0, ref)
+            biology = VirtualPatient(cohort.parameters(), latent)
+            run_course(lp.protocol, patient, toxicity=biology)
+    alone = time.perf_counter() - start
+    row = {
+        "days": args.days,
+        "replications": args.replications,
+        "workers_1_s": round(wall[1], 2),
+        "workers_2_s": round(wall[2], 2),
+        "identical_json": out[1] == out[2],
+        "one_replication_s": round(in_clinic, 2),
+        "same_patients_alone_s": round(alone, 2),
+        "clinic_vs_alone": round(in_clinic / alone, 2),
+    }
+    print(f"  {row}", flush=True)
+    return row
+
+
 def _spin(n: int) -> int:
     total = 0
     for i in range(n):
@@ -266,6 +316,7 @@ BENCHES: dict[str, tuple[Callable[[argparse.Namespace], dict[str, Any]], str]] =
     "memory": (memory, "peak RSS, big vs small cohort (target <= 1.2x)"),
     "startup": (startup, "start-up vs bare imports (target <= 1.5x)"),
     "yaml": (yaml_speed, "checking a 2 MB YAML file: LibYAML vs pure-Python PyYAML"),
+    "clinic": (clinic, "cartsim clinic, 730 days x 20 replications, workers 1 vs 2; overhead"),
     "ceiling": (ceiling, "2 processes vs 1 on a trivial loop (what the machine allows now)"),
 }
 
@@ -281,6 +332,8 @@ def main() -> None:
     parser.add_argument("--protocol", default="tisagenlecleucel-label")
     parser.add_argument("--workers", type=int, default=2, help="memory bench worker count")
     parser.add_argument("--repeat", type=int, default=5, help="start-up repeats (median)")
+    parser.add_argument("--days", type=int, default=730, help="clinic bench: days simulated")
+    parser.add_argument("--replications", type=int, default=20, help="clinic bench")
     parser.add_argument("--out", help="also write the figures as JSON to this file")
     args = parser.parse_args()
     results = {}

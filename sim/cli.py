@@ -120,15 +120,17 @@ def explain(
 
 
 @app.command()
-def check(files: Annotated[list[str], typer.Argument(help="protocol or scenario files")]) -> None:
-    """Validate protocol and scenario files; one line per problem."""
-    from sim.spec.load import check_file
+def check(
+    files: Annotated[list[str], typer.Argument(help="protocol, scenario or clinic files")],
+) -> None:
+    """Validate protocol, scenario and clinic files; one line per problem."""
+    from sim.clinic.load import check_any
 
     failed = False
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     for name in files:
         try:
-            check_file(name)
+            check_any(name)
         except InputError as exc:
             failed = True
             for problem in exc.problems:
@@ -161,7 +163,7 @@ def list_builtins() -> None:
         raise typer.Exit(2)
 
 
-SCHEMA_KINDS = ("protocol", "scenario", "variables")
+SCHEMA_KINDS = ("protocol", "scenario", "clinic", "variables")
 
 
 @app.command()
@@ -169,13 +171,13 @@ def schema(
     kind: Annotated[
         str,
         typer.Option(
-            help="protocol or scenario: the JSON Schema of that file; variables: the patient "
-            "variables that conditions may name"
+            help="protocol, scenario or clinic: the JSON Schema of that file; variables: the "
+            "patient variables that conditions may name"
         ),
     ] = "protocol",
     as_json: Annotated[bool, typer.Option("--json", help="variables as one JSON object")] = False,
 ) -> None:
-    """Print the JSON Schema of protocol or scenario files, or list the gate variables.
+    """Print the JSON Schema of protocol, scenario or clinic files, or list the gate variables.
 
     The schema is one JSON Schema document, for editor completion (e.g. yaml-language-
     server: '# yaml-language-server: $schema=protocol.schema.json'). --kind variables
@@ -199,10 +201,16 @@ def schema(
         return
     from pydantic import BaseModel
 
+    from sim.clinic.spec import Clinic
     from sim.spec.protocol import Protocol
     from sim.spec.scenario import Scenario
 
-    model: type[BaseModel] = Protocol if kind == "protocol" else Scenario
+    models: dict[str, type[BaseModel]] = {
+        "protocol": Protocol,
+        "scenario": Scenario,
+        "clinic": Clinic,
+    }
+    model = models[kind]
     typer.echo(json.dumps(model.model_json_schema(), indent=2))
 
 
@@ -222,7 +230,7 @@ def main(
 
 
 # Sub-commands that live in :mod:`sim.commands` (each module has ``register(app)``).
-COMMAND_MODULES: tuple[str, ...] = ("cohorts", "teach", "export")
+COMMAND_MODULES: tuple[str, ...] = ("cohorts", "teach", "export", "clinic")
 
 
 def _register_commands() -> None:

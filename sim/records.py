@@ -13,7 +13,8 @@ Event kinds and their fields:
 ``ld_dose``             drug, mg_per_m2, bsa_m2, bsa_formula, mg, course
 ``procedure``           name, procedure_kind, done, reason
 ``gate``                fraction, action, rule, reason, fired, state
-``hold``                fraction, rule, reason
+``hold``                fraction, rule, reason (rule ``site``: held by a clinic's ward, e.g.
+                        no bed free; see :mod:`sim.clinic.bedside`)
 ``resume``              fraction, held_h
 ``infusion``            fraction, phase, cells, cells_per_kg, planned_cells, carried_in_cells,
                         dose_level

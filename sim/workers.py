@@ -15,7 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import signal
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sim.errors import InputError
@@ -55,37 +55,47 @@ def run_chunks(
 
 
 def run_jobs(
-    jobs: Sequence[tuple[Any, ...]], *, workers: int = 1, scheduler: str | None = None
-) -> Iterator[ChunkResult]:
-    """Run :func:`sim.cohort.run_chunk` on each argument tuple; yield results in job order.
+    jobs: Sequence[tuple[Any, ...]],
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    task: Callable[[tuple[Any, ...]], Any] = _run_chunk,
+) -> Iterator[Any]:
+    """Run ``task`` (by default :func:`sim.cohort.run_chunk`) on each argument tuple; yield
+    results in job order. ``task`` must be a module-level function (it is pickled).
 
     Jobs may belong to different cohorts (``cartsim calibrate`` runs every target's
     cohort in one pool), so small cohorts still keep every worker busy.
     """
     if not 1 <= workers <= MAX_WORKERS:
         raise InputError.single("--workers", f"must be between 1 and {MAX_WORKERS}, got {workers}")
-    return _run_jobs(list(jobs), workers, scheduler)
+    return _run_jobs(list(jobs), workers, scheduler, task)
 
 
 def _run_jobs(
-    jobs: list[tuple[Any, ...]], workers: int, scheduler: str | None
-) -> Iterator[ChunkResult]:
+    jobs: list[tuple[Any, ...]],
+    workers: int,
+    scheduler: str | None,
+    task: Callable[[tuple[Any, ...]], Any],
+) -> Iterator[Any]:
     if scheduler is not None:
-        yield from _on_dask(jobs, scheduler)
+        yield from _on_dask(jobs, scheduler, task)
     elif workers == 1 or len(jobs) <= 1:
         for job in jobs:
-            yield _run_chunk(job)
+            yield task(job)
     else:
-        yield from _on_processes(jobs, workers)
+        yield from _on_processes(jobs, workers, task)
 
 
-def _on_processes(jobs: list[tuple[Any, ...]], workers: int) -> Iterator[ChunkResult]:
+def _on_processes(
+    jobs: list[tuple[Any, ...]], workers: int, task: Callable[[tuple[Any, ...]], Any]
+) -> Iterator[Any]:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["sim.cohort", "sim.workers"])
     pool = context.Pool(processes=min(workers, len(jobs)), initializer=_ignore_sigint)
     finished = False
     try:
-        yield from pool.imap(_run_chunk, jobs, chunksize=1)
+        yield from pool.imap(task, jobs, chunksize=1)
         finished = True
     finally:
         if finished:
@@ -95,7 +105,9 @@ def _on_processes(jobs: list[tuple[Any, ...]], workers: int) -> Iterator[ChunkRe
         pool.join()
 
 
-def _on_dask(jobs: list[tuple[Any, ...]], address: str) -> Iterator[ChunkResult]:
+def _on_dask(
+    jobs: list[tuple[Any, ...]], address: str, task: Callable[[tuple[Any, ...]], Any]
+) -> Iterator[Any]:
     try:
         from distributed import Client
     except ImportError:
@@ -112,14 +124,14 @@ def _on_dask(jobs: list[tuple[Any, ...]], address: str) -> Iterator[ChunkResult]
         limit = n_workers * IN_FLIGHT_PER_WORKER
         todo = iter(jobs)
         for job in todo:
-            pending.append(client.submit(_run_chunk, job, pure=False))
+            pending.append(client.submit(task, job, pure=False))
             if len(pending) >= limit:
                 break
         while pending:
-            result: ChunkResult = pending.popleft().result()
+            result = pending.popleft().result()
             nxt = next(todo, None)
             if nxt is not None:
-                pending.append(client.submit(_run_chunk, nxt, pure=False))
+                pending.append(client.submit(task, nxt, pure=False))
             yield result
     finally:
         for fut in pending:

@@ -3,13 +3,25 @@
 A :class:`Course` owns the SimPy environment, the patient state, the raw event log and
 the signals processes wait on (an infusion given, the state changed). Processes
 (protocol, follow-up, toxicity sources) are generators that receive the course.
+
+Several courses can share one environment (a clinic: many patients, shared beds). A
+course then runs on its own clock: ``origin_h`` is the environment time of the course's
+hour 0, so every time in the course and its log is the same as in a run of its own.
+Hours in the environment are ``origin_h`` larger and coarser (a float near hour 10,000
+has fewer digits after the point); a course woken by one of its own timers therefore
+reads back the exact course time the timer was set for, not the environment time minus
+``origin_h``. With ``origin_h = 0`` (a run of its own) nothing of this applies.
+
+A course with a ``site`` (the clinic's ward, :class:`Site`) asks it before each CAR-T
+dose whether the patient can be infused now; ``on_record`` (if set) sees each event as
+it is logged. Both are None in a run of its own.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import simpy
 from simpy.events import Event as SimEvent
@@ -18,7 +30,7 @@ from sim.engine.clock import At, until
 from sim.engine.state import QUIET, Contribution, PatientState
 from sim.errors import RunawayError
 from sim.records import Event, make_event
-from sim.spec.protocol import Protocol
+from sim.spec.protocol import Protocol as ProtocolSpec
 from sim.spec.scenario import Patient
 
 MAX_CHECKS_PER_DOSE = 10_000
@@ -26,10 +38,29 @@ NO_CRS_YET_H = 1e6
 """``hours_since_crs_resolved`` of a patient who has had no CRS (its variable's top)."""
 
 
+class Site(Protocol):
+    """Where the patient is treated, when it can keep a dose waiting (a clinic's ward)."""
+
+    def ready(self, label: str) -> tuple[SimEvent, str] | None:
+        """None if dose ``label`` can be given now, else an event that fires when it can
+        and the reason it cannot be given now."""
+        ...
+
+
 class Course:
-    def __init__(self, env: simpy.Environment, protocol: Protocol, patient: Patient) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        protocol: ProtocolSpec,
+        patient: Patient,
+        origin_h: float = 0.0,
+    ) -> None:
         self.env = env
-        self.protocol = protocol
+        self.origin_h = origin_h
+        self._clock = (float(env.now), float(env.now) - origin_h)  # (env time, course time)
+        self.site: Site | None = None
+        self.on_record: Callable[[Event], None] | None = None
+        self.protocol: ProtocolSpec = protocol
         self.patient = patient
         self.state = PatientState(patient)
         self.log: list[Event] = []
@@ -51,7 +82,10 @@ class Course:
     # time -------------------------------------------------------------------------
     @property
     def now(self) -> float:
-        return float(self.env.now)
+        if self.origin_h == 0.0:
+            return float(self.env.now)
+        env_h, course_h = self._clock
+        return course_h if self.env.now == env_h else float(self.env.now) - self.origin_h
 
     def day_start_h(self, study_day: float) -> float:
         """Sim time of 00:00 on ``study_day`` of the (current) calendar."""
@@ -62,14 +96,26 @@ class Course:
         return math.floor(t / 24.0 + 1e-9) - self.shift_days
 
     def until(self, time_h: float, phase: int) -> At:
-        return until(self.env, time_h, phase)
+        if self.origin_h == 0.0:
+            return until(self.env, time_h, phase)
+        course_h = max(time_h, self.now)  # a time already past fires now
+        timer = until(self.env, time_h + self.origin_h, phase)
+        timer.callbacks.append(lambda _: self._tick(course_h))  # runs before any waiter
+        return timer
+
+    def _tick(self, course_h: float) -> None:
+        """One of this course's timers fired: the course time is the one it was set for."""
+        self._clock = (float(self.env.now), course_h)
 
     # log ----------------------------------------------------------------------------
     def record(self, kind: str, **data: Any) -> None:
         if self.ended:
             return  # what is left at the run's last instant is not part of the run
-        self.log.append(make_event(self.now, kind, data))
+        event = make_event(self.now, kind, data)
+        self.log.append(event)
         self.ended = kind == "end"
+        if self.on_record is not None:
+            self.on_record(event)
 
     # state --------------------------------------------------------------------------
     def view(self) -> dict[str, Any]:

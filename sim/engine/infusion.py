@@ -6,6 +6,11 @@ holds and re-checks every ``recheck_h`` hours until the condition clears, giving
 (with the rule's ``on_timeout``: skip or stop) once the hold reaches ``max_wait_h`` or
 the next re-check would fall after the dose's deadline; ``skip`` and ``stop`` end the
 attempt. Every evaluation is logged as a ``gate`` event, passes included.
+
+A course with a site (a clinic's ward, :class:`sim.engine.course.Site`) asks it before
+each gate check whether the dose can be given now; if not (no bed free, the patient in
+the ICU) the dose is held (``hold`` with rule ``site``, then ``resume``) and the gate is
+checked again when the site is ready. A course run alone has no site.
 """
 
 from __future__ import annotations
@@ -72,6 +77,11 @@ def attempt_dose(c: Course, a: Attempt, guard: Guard | None = None) -> Process:
                 return Result("stopped", level, "lymphodepletion window expired")
             if status == "restart" and restart_h is not None:
                 yield c.until(restart_h, DECIDE)
+                continue
+        if c.site is not None:
+            wait = c.site.ready(a.label)
+            if wait is not None:  # e.g. no bed free: held, then the gate is checked again
+                yield from _held_for_site(c, a.label, *wait)
                 continue
         verdict = evaluate(a.rules, c.view())
         action: str = verdict.action
@@ -144,6 +154,14 @@ def attempt_dose(c: Course, a: Attempt, guard: Guard | None = None) -> Process:
             return Result("given", level, reason)
         assert rule is not None
         return _end(c, a, action, rule.name, reason, verdict.fired, verdict.seen, level)
+
+
+def _held_for_site(c: Course, label: str, wait: SimEvent, reason: str) -> Process:
+    """The site cannot take the dose now (e.g. no bed free): hold until it can."""
+    since = c.now
+    c.record("hold", fraction=label, rule="site", reason=reason)
+    yield wait
+    c.record("resume", fraction=label, held_h=round(c.now - since, 6))
 
 
 def _end(

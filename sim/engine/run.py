@@ -2,6 +2,11 @@
 
 The run ends at the end of follow-up, or when the protocol ends before any CAR-T
 infusion. A guard stops a run that processes more than ``max_events`` SimPy events.
+
+:func:`start_course` starts a course in an environment that may hold others (a clinic
+of many patients, :mod:`sim.clinic`): the course's hour 0 is then at environment time
+``origin_h``, and its log reads as in a run of its own (:class:`sim.engine.course.Course`).
+:func:`run_course` is the run of its own: a fresh environment with the course alone.
 """
 
 from __future__ import annotations
@@ -65,6 +70,26 @@ def start_time_h(protocol: Protocol) -> float:
     return (min(days) - 1) * 24.0
 
 
+def start_course(
+    env: simpy.Environment,
+    protocol: Protocol,
+    patient: Patient,
+    *,
+    toxicity: ToxicitySource | None = None,
+    origin_h: float = 0.0,
+    horizon_day: int | None = None,
+) -> tuple[Course, simpy.Process]:
+    """Start ``patient``'s course through ``protocol`` now, in ``env``; the course clock
+    reads ``env.now - origin_h``. Returns the course and its main process (which ends
+    with the course)."""
+    course = Course(env, protocol, patient, origin_h)
+    if horizon_day is not None:
+        course.horizon_day = max(horizon_day, protocol.follow_up.horizon_day)
+    if toxicity is not None:
+        toxicity.start(course)
+    return course, env.process(_main(course))
+
+
 def run_course(
     protocol: Protocol,
     patient: Patient,
@@ -83,12 +108,7 @@ def run_course(
     run it replays started, so that scripted episodes before it land at the same time)."""
     start = start_time_h(protocol) if start_h is None else start_h
     env = simpy.Environment(initial_time=start)
-    course = Course(env, protocol, patient)
-    if horizon_day is not None:
-        course.horizon_day = max(horizon_day, protocol.follow_up.horizon_day)
-    if toxicity is not None:
-        toxicity.start(course)
-    main = env.process(_main(course))
+    course, main = start_course(env, protocol, patient, toxicity=toxicity, horizon_day=horizon_day)
     count = 0
     while not main.triggered:
         try:

@@ -14,7 +14,7 @@ import stat
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -116,22 +116,12 @@ def _field_name(path: tuple[str | int, ...]) -> str:
 
 @cache
 def _all_field_names() -> frozenset[str]:
-    names: set[str] = set()
+    return field_names(Protocol) | field_names(Scenario)
 
-    def visit(schema: Any) -> None:
-        if isinstance(schema, dict):
-            props = schema.get("properties")
-            if isinstance(props, dict):
-                names.update(props)
-            for value in schema.values():
-                visit(value)
-        elif isinstance(schema, list):
-            for value in schema:
-                visit(value)
 
-    visit(Protocol.model_json_schema())
-    visit(Scenario.model_json_schema())
-    return frozenset(names)
+UNION_TAGS = ("setting", "distribution")
+"""Fields that pick a variant of a discriminated union (clinic files): pydantic puts the
+chosen variant's name in an error's location, which is not a field of the file."""
 
 
 def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
@@ -155,6 +145,8 @@ def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
         if (isinstance(node, dict) and part in node) or in_list:
             path.append(part)
             node = node[part]
+        elif isinstance(node, dict) and any(node.get(tag) == part for tag in UNION_TAGS):
+            continue  # a discriminated union's tag (e.g. setting: inpatient), not a field
         elif (
             isinstance(node, dict)
             and isinstance(part, str)
@@ -173,7 +165,9 @@ _HINTS = {
 }
 
 
-def _problems(located: Located, exc: ValidationError) -> list[Problem]:
+def _problems(
+    located: Located, exc: ValidationError, names: frozenset[str] | None = None
+) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[tuple[tuple[str | int, ...], str]] = set()
     for err in exc.errors(include_url=False):
@@ -182,7 +176,8 @@ def _problems(located: Located, exc: ValidationError) -> list[Problem]:
         kind = err["type"]
         if kind == "extra_forbidden":
             name = str(path[-1]) if path else "?"
-            close = difflib.get_close_matches(name, sorted(_all_field_names()), n=1)
+            known = _all_field_names() if names is None else names
+            close = difflib.get_close_matches(name, sorted(known), n=1)
             msg = f"unknown field '{name}'" + (f" (did you mean '{close[0]}'?)" if close else "")
         elif kind == "missing":
             msg = "required field is missing"
@@ -206,6 +201,43 @@ def _findings(located: Located, findings: list[Finding]) -> list[Problem]:
         Problem(located.source, located.line_of(path), _field_name(path), msg)
         for path, (_, msg) in zip(paths, findings, strict=True)
     ]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def field_names(model: type[BaseModel]) -> frozenset[str]:
+    """Every field name in ``model``'s schema (for 'did you mean' hints)."""
+    names: set[str] = set()
+
+    def visit(schema: Any) -> None:
+        if isinstance(schema, dict):
+            props = schema.get("properties")
+            if isinstance(props, dict):
+                names.update(props)
+            for value in schema.values():
+                visit(value)
+        elif isinstance(schema, list):
+            for value in schema:
+                visit(value)
+
+    visit(model.model_json_schema())
+    return frozenset(names)
+
+
+def load_model(path: Path, shown: str, model: type[M]) -> tuple[M, Located]:
+    """Read a YAML file into ``model`` (another file kind in the same language, e.g. a
+    clinic), with the same ``file:line: field: message`` problems as protocol files."""
+    located = _read(path, shown)
+    try:
+        return model.model_validate(located.data), located
+    except ValidationError as exc:
+        raise InputError(_problems(located, exc, field_names(model))) from None
+
+
+def problems_at(located: Located, findings: list[Finding]) -> list[Problem]:
+    """Findings of checks made after validation, at their lines in ``located``."""
+    return _findings(located, findings)
 
 
 def _validate_protocol(located: Located) -> Protocol:
