@@ -18,7 +18,9 @@ from sim import __version__
 from sim.commands.common import (
     Age,
     Blasts,
+    Force,
     Height,
+    OnePopulation,
     Seed,
     Target,
     Weight,
@@ -49,6 +51,8 @@ def run(
     height: Height = None,
     age: Age = None,
     blasts: Blasts = None,
+    population: OnePopulation = None,
+    force: Force = False,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     events: Annotated[
         Path | None,
@@ -60,13 +64,15 @@ def run(
 ) -> None:
     """Run one patient through a protocol and print the realised schedule.
 
-    A protocol runs virtual patient 0 of the adult R/R B-ALL population for the seed;
-    --weight etc. fix those covariates. A scenario plays its scripted toxicity instead.
+    A protocol runs virtual patient 0 of its own population (--population picks another)
+    for the seed; --weight etc. fix those covariates. A patient outside the protocol's
+    eligibility limits is refused unless --force. A scenario plays its scripted toxicity
+    instead.
     """
     from sim.report.schedule import print_schedule
     from sim.report.trace import dumps, run_json, write_events
 
-    result = run_target_cli(target, seed, weight, height, age, blasts)
+    result = run_target_cli(target, seed, weight, height, age, blasts, population, force)
     if events is not None:
         guarded(lambda: write_events(result, events))
     if as_json:
@@ -83,11 +89,13 @@ def explain(
     height: Height = None,
     age: Age = None,
     blasts: Blasts = None,
+    population: OnePopulation = None,
+    force: Force = False,
 ) -> None:
     """Walk through a run in plain language: what was given, what was held, and why."""
     from sim.report.explain import explain_lines
 
-    result = run_target_cli(target, seed, weight, height, age, blasts)
+    result = run_target_cli(target, seed, weight, height, age, blasts, population, force)
     for line in explain_lines(result):
         typer.echo(line)
 

@@ -33,21 +33,34 @@ def run_target(
     *,
     seed: int | None = None,
     overrides: dict[str, Any] | None = None,
-    population: str = "adult-rr-ball",
+    population: str | None = None,
+    force: bool = False,
 ) -> RunResult:
+    """Run one patient: a scenario's scripted patient, or virtual patient 0 of ``population``
+    (default: the protocol's own) for a protocol. A patient outside the protocol's
+    eligibility is refused with the rule it breaks, unless ``force``."""
     loaded = load_target(target)
     toxicity: ToxicitySource | None = None
     if isinstance(loaded, LoadedScenario):
         sc = loaded.scenario
+        if population is not None:
+            raise InputError.single(
+                "--population", "applies to protocols; a scenario has its own patient"
+            )
         patient = with_overrides(sc.patient, overrides or {}, "command line")
         if patient != sc.patient:
             from sim.spec.checks import check_scenario
 
             changed = sc.model_copy(update={"patient": patient})
-            findings = list(check_scenario(changed, loaded.protocol.protocol))
+            findings = list(
+                check_scenario(changed, loaded.protocol.protocol, eligibility=not force)
+            )
             if findings:
+                path, message = findings[0]
+                if path == ("patient",):
+                    message += " (--force runs it anyway)"
                 raise InputError.single(
-                    "command line", findings[0][1], field=".".join(str(p) for p in findings[0][0])
+                    "command line", message, field=".".join(str(p) for p in path)
                 )
         toxicity = ScriptedToxicity(sc.episodes)
         proto = loaded.protocol
@@ -58,11 +71,28 @@ def run_target(
         from sim.engine.virtual_patient import VirtualPatient
         from sim.model.latent import draw_latent
         from sim.model.parameters import load_parameters
+        from sim.spec.eligibility import ineligible, protocol_population
 
         proto = loaded
         run_seed = 0 if seed is None else seed
-        setup = CohortSetup(population=population, seed=run_seed)
+        pop = population or protocol_population(proto.protocol)
+        if population is None and pop not in load_parameters().populations:
+            raise InputError.single(
+                proto.origin,
+                f"unknown population '{pop}'; known: " + ", ".join(load_parameters().populations),
+                field="population.name",
+            )
+        setup = CohortSetup(population=pop, seed=run_seed)
         patient = with_overrides(virtual_patient(setup, 0), overrides or {}, "command line")
+        broken = [] if force else ineligible(proto.protocol, patient)
+        if broken:
+            raise InputError.single(
+                "command line",
+                f"the patient (virtual patient 0 of population {pop}, seed {run_seed}: "
+                f"{_describe(patient)}) is outside protocol '{proto.protocol.id}' eligibility: "
+                + "; ".join(broken)
+                + " (--force runs it anyway)",
+            )
         toxicity = VirtualPatient(load_parameters(), draw_latent(run_seed, 0))
         scenario = None
     return run_course(
@@ -73,6 +103,18 @@ def run_target(
         origin=proto.origin,
         protocol_hash=proto.hash,
         scenario=scenario,
+    )
+
+
+def _describe(patient: Patient) -> str:
+    flags = [
+        name.replace("_", " ")
+        for name in ("cns_disease", "extramedullary_disease", "prior_allo_hct")
+        if getattr(patient, name)
+    ]
+    return (
+        f"age {patient.age_y:g} y, {patient.weight_kg:g} kg, marrow blasts "
+        f"{patient.marrow_blasts_pct:g} %" + "".join(f", {f}" for f in flags)
     )
 
 

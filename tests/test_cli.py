@@ -448,7 +448,10 @@ def test_scenario_age_override_re_runs_the_scenario_checks(tmp_path: Path) -> No
     young = invoke("run", str(scenario), "--age", "9")
     assert young.exit_code == 2
     assert_clean(young)
-    assert "CAPD" in young.output
+    assert "eligibility.age_y" in young.output  # cart19-be-02 is for adults
+    forced = invoke("run", str(scenario), "--age", "9", "--force")
+    assert forced.exit_code == 2  # --force waives eligibility only, not the other checks
+    assert "CAPD" in forced.output
 
 
 def test_events_with_an_unknown_suffix_is_a_clean_error(tmp_path: Path) -> None:

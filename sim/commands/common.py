@@ -53,6 +53,39 @@ Age = Annotated[float | None, typer.Option("--age", help="age, years")]
 Blasts = Annotated[float | None, typer.Option("--blasts", help="marrow blasts before LD, %")]
 
 
+OnePopulation = Annotated[
+    str | None,
+    typer.Option(
+        "--population",
+        help="draw the patient from this population (default: the protocol's own; "
+        "adult-rr-ball, paediatric-ya-ball, post-allo-relapse or cns-relapse)",
+    ),
+]
+Force = Annotated[
+    bool,
+    typer.Option("--force", help="run a patient outside the protocol's eligibility limits"),
+]
+
+
+def cohort_population(protocols: list[Any], population: str | None) -> str:
+    """The population of a cohort of ``protocols`` (LoadedProtocol): ``population`` when
+    given, else the one the protocols declare (they must agree: every arm of a comparison
+    runs the same virtual patients)."""
+    from sim.spec.eligibility import protocol_population
+
+    if population is not None:
+        return population
+    declared = {p.protocol.id: protocol_population(p.protocol) for p in protocols}
+    if len(set(declared.values())) > 1:
+        raise InputError.single(
+            "--population",
+            "the protocols declare different populations ("
+            + ", ".join(f"{k}: {v}" for k, v in declared.items())
+            + "); choose one with --population",
+        )
+    return next(iter(declared.values()))
+
+
 def run_target_cli(
     target: str,
     seed: int | None,
@@ -60,6 +93,8 @@ def run_target_cli(
     height: float | None,
     age: float | None,
     blasts: float | None,
+    population: str | None = None,
+    force: bool = False,
 ) -> Any:
     from sim.targets import run_target
 
@@ -69,7 +104,11 @@ def run_target_cli(
         "age_y": age,
         "marrow_blasts_pct": blasts,
     }
-    return guarded(lambda: run_target(target, seed=seed, overrides=overrides))
+    return guarded(
+        lambda: run_target(
+            target, seed=seed, overrides=overrides, population=population, force=force
+        )
+    )
 
 
 Patients = Annotated[

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sim.commands.common import Population, Seed, Target, guarded
+from sim.commands.common import Force, OnePopulation, Seed, Target, guarded
 
 Format = Annotated[
     str,
@@ -35,7 +35,8 @@ def export(
     output: Output,
     seed: Seed = None,
     patients: ExportPatients = None,
-    population: Population = "adult-rr-ball",
+    population: OnePopulation = None,
+    force: Force = False,
 ) -> None:
     """Write the realised doses as a NONMEM-style dataset, or the event or patient table.
 
@@ -46,7 +47,13 @@ def export(
 
     summary = guarded(
         lambda: export_target(
-            target, file_format, output, seed=seed, patients=patients, population=population
+            target,
+            file_format,
+            output,
+            seed=seed,
+            patients=patients,
+            population=population,
+            force=force,
         )
     )
     typer.echo(summary.describe())

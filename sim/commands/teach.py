@@ -16,13 +16,16 @@ from sim.commands.common import (
     AsJson,
     Blasts,
     Fix,
+    Force,
     Height,
+    OnePopulation,
     Params,
     Population,
     Quiet,
     Scheduler,
     Weight,
     Workers,
+    cohort_population,
     cohort_setup,
     console,
     guarded,
@@ -97,12 +100,12 @@ def _one_patient_only(**given: Any) -> None:
         )
 
 
-def _no_fix_for_one(fix: list[str] | None, params: Path | None, population: str) -> None:
-    if fix or params is not None or population != "adult-rr-ball":
+def _no_fix_for_one(fix: list[str] | None, params: Path | None) -> None:
+    if fix or params is not None:
         raise InputError.single(
-            "--fix/--params/--population",
+            "--fix/--params",
             "apply to cohorts (add --patients N); one patient's run takes --weight, --height, "
-            "--age, --blasts",
+            "--age, --blasts, --population",
         )
 
 
@@ -172,7 +175,7 @@ def plot(
     output: Output,
     patients: OptionalPatients = None,
     seed: AnySeed = None,
-    population: Population = "adult-rr-ball",
+    population: OnePopulation = None,
     fix: Fix = None,
     params: Params = None,
     figure: Figure = "all",
@@ -181,6 +184,7 @@ def plot(
     height: Height = None,
     age: Age = None,
     blasts: Blasts = None,
+    force: Force = False,
 ) -> None:
     """Plot one patient's timeline, or a cohort's swimmer, survival and dose plots.
 
@@ -197,10 +201,12 @@ def plot(
         def one() -> Any:
             from sim.plots.timeline import timeline_figure
 
-            _no_fix_for_one(fix, params, population)
+            _no_fix_for_one(fix, params)
             if figure != "all":
                 raise InputError.single("--figure", "applies to cohort plots (add --patients N)")
-            result = run_target_cli(targets[0], seed, weight, height, age, blasts)
+            result = run_target_cli(
+                targets[0], seed, weight, height, age, blasts, population, force
+            )
             return timeline_figure(result, until_day=until_day)
 
         fig = guarded(one)
@@ -212,8 +218,10 @@ def plot(
             _one_patient_only(weight=weight, height=height, age=age, blasts=blasts)
             if figure not in FIGURES:
                 raise InputError.single("--figure", f"'{figure}': use one of {', '.join(FIGURES)}")
-            setup = cohort_setup(population, seed or 0, fix, params)
-            arms = run_arms(_protocols(targets), setup, n)
+            protocols = _protocols(targets)
+            pop = cohort_population(protocols, population)
+            setup = cohort_setup(pop, seed or 0, fix, params)
+            arms = run_arms(protocols, setup, n)
             return _cohort_plot(figure, arms)
 
         fig = guarded(cohort)
@@ -244,13 +252,14 @@ def report(
     output: Output,
     patients: OptionalPatients = None,
     seed: AnySeed = None,
-    population: Population = "adult-rr-ball",
+    population: OnePopulation = None,
     fix: Fix = None,
     params: Params = None,
     weight: Weight = None,
     height: Height = None,
     age: Age = None,
     blasts: Blasts = None,
+    force: Force = False,
 ) -> None:
     """Write one self-contained HTML report (opens offline, no network requests).
 
@@ -265,16 +274,19 @@ def report(
     if n is None:
 
         def one() -> str:
-            _no_fix_for_one(fix, params, population)
-            return run_report(run_target_cli(targets[0], seed, weight, height, age, blasts))
+            _no_fix_for_one(fix, params)
+            return run_report(
+                run_target_cli(targets[0], seed, weight, height, age, blasts, population, force)
+            )
 
         text = guarded(one)
     else:
 
         def cohort() -> str:
             _one_patient_only(weight=weight, height=height, age=age, blasts=blasts)
-            setup = cohort_setup(population, seed or 0, fix, params)
-            return cohort_report(_protocols(targets), setup, n)
+            protocols = _protocols(targets)
+            setup = cohort_setup(cohort_population(protocols, population), seed or 0, fix, params)
+            return cohort_report(protocols, setup, n)
 
         text = guarded(cohort)
     guarded(lambda: write_report(output, text))

@@ -51,16 +51,19 @@ class ExportSummary:
 
 
 def _runs(
-    target: str, seed: int | None, patients: int | None, population: str
+    target: str, seed: int | None, patients: int | None, population: str | None, force: bool
 ) -> tuple[Iterator[tuple[int | None, RunResult]], dict[str, Any]]:
-    """The runs of ``target`` (lazily) and the provenance facts that describe them."""
+    """The runs of ``target`` (lazily) and the provenance facts that describe them.
+    ``population`` None: the protocol's own."""
+    from sim.spec.eligibility import protocol_population
+
     if patients is None:
         from sim.targets import run_target
 
-        result = run_target(target, seed=seed, population=population)
+        result = run_target(target, seed=seed, population=population, force=force)
         extra: dict[str, Any] = {"target": target, "scenario": result.scenario}
         if result.scenario is None:
-            extra["population"] = population
+            extra["population"] = population or protocol_population(result.protocol)
         facts = {
             "seed": result.seed,
             "protocols": [(result.protocol.id, result.protocol_hash)],
@@ -77,6 +80,7 @@ def _runs(
     from sim.cohort import CohortSetup, run_patient_result, virtual_patient
     from sim.model.parameters import load_parameters
 
+    population = population or protocol_population(loaded.protocol)
     setup = CohortSetup(population, 0 if seed is None else seed, params=load_parameters())
     virtual_patient(setup, 0)  # a bad population fails here, before any file is opened
     facts = {
@@ -103,7 +107,8 @@ def export_target(
     *,
     seed: int | None = None,
     patients: int | None = None,
-    population: str = "adult-rr-ball",
+    population: str | None = None,
+    force: bool = False,
     command: str | None = None,
 ) -> ExportSummary:
     """Run ``target`` and write ``file_format`` (nonmem, events or patients) to ``output``."""
@@ -115,7 +120,7 @@ def export_target(
     option = "--output"
     table_format(output, option, accepted)  # a bad path fails before any simulation
     check_destination(output, option)
-    runs, facts = _runs(target, seed, patients, population)
+    runs, facts = _runs(target, seed, patients, population, force)
     record = provenance(
         command,
         seed=facts["seed"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from sim.spec.eligibility import ineligible
 from sim.spec.protocol import DoseAmount, GateRule, Protocol
 from sim.spec.scenario import Scenario
 from sim.spec.variables import BASELINE
@@ -131,7 +132,12 @@ def _check_dose(p: Protocol, dose: DoseAmount, path: tuple[str | int, ...]) -> I
         yield (*path, "share"), "a share needs a planned_total (in the protocol or every dose plan)"
 
 
-def check_scenario(s: Scenario, p: Protocol) -> Iterator[Finding]:
+def check_scenario(s: Scenario, p: Protocol, *, eligibility: bool = True) -> Iterator[Finding]:
+    """Cross-checks of a scenario against its protocol; ``eligibility=False`` (``--force``)
+    leaves out the check that the patient is inside the protocol's eligibility limits."""
+    if eligibility:
+        for broken in ineligible(p, s.patient):
+            yield ("patient",), f"outside protocol '{p.id}' eligibility: {broken}"
     ids = {f.id for f in p.fractions} | {"first_infusion"}
     for i, ep in enumerate(s.episodes):
         if ep.start.after is not None and ep.start.after not in ids:

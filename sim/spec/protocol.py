@@ -271,6 +271,62 @@ class Product(Spec):
     )
 
 
+PatientFlag = Literal[
+    "cns_disease", "extramedullary_disease", "prior_allo_hct", "transplant_candidate"
+]
+"""The patient's yes/no baseline facts an eligibility rule may require or exclude."""
+
+
+class Limits(Spec):
+    """An inclusive range; either end may be left out."""
+
+    min: Annotated[float, Field(ge=0)] | None = None
+    max: Annotated[float, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _a_limit(self) -> Self:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}")
+        return self
+
+
+class Eligibility(Spec):
+    """Who the protocol admits: a patient outside any limit is refused (unless forced)."""
+
+    age_y: Limits | None = Field(None, description="age at enrolment, years (inclusive)")
+    weight_kg: Limits | None = Field(None, description="body weight, kg (inclusive)")
+    marrow_blasts_pct: Limits | None = Field(
+        None, description="bone-marrow blasts before lymphodepletion, % (inclusive)"
+    )
+    require: list[PatientFlag] = Field(
+        default_factory=list, description="disease status the patient must have"
+    )
+    exclude: list[PatientFlag] = Field(
+        default_factory=list, description="disease status that excludes the patient"
+    )
+
+    @model_validator(mode="after")
+    def _no_contradiction(self) -> Self:
+        both = sorted(set(self.require) & set(self.exclude))
+        if both:
+            raise ValueError(f"'{both[0]}' is both required and excluded")
+        return self
+
+
+class ProtocolPopulation(Spec):
+    """The patients a protocol is for: the virtual population one-patient runs draw from,
+    and the eligibility limits every run's patient is checked against."""
+
+    name: Slug = Field(
+        description="the virtual population: adult-rr-ball, paediatric-ya-ball, "
+        "post-allo-relapse or cns-relapse (the model's parameter file defines them)"
+    )
+    eligibility: Eligibility = Field(default_factory=lambda: Eligibility())
+    note: Text | None = Field(None, description="where the limits come from")
+
+
 class Protocol(Spec):
     """A CAR-T dosing protocol: the whole file."""
 
@@ -280,6 +336,9 @@ class Protocol(Spec):
     source: Source
     assumptions: list[Assumption] = Field(default_factory=list)
     product: Product
+    population: ProtocolPopulation | None = Field(
+        None, description="the protocol's population and eligibility (default: adult-rr-ball)"
+    )
     calendar: Calendar = Field(default_factory=lambda: Calendar())
     lymphodepletion: Lymphodepletion | None = None
     procedures: list[Procedure] = Field(default_factory=list)
