@@ -14,7 +14,7 @@ Event kinds and their fields:
 ``procedure``           name, procedure_kind, done, reason
 ``gate``                fraction, action, rule, reason, fired, state
 ``hold``                fraction, rule, reason
-``resume``              fraction, held_h
+``resume``              fraction, held_h, held_by (hours each rule held the dose)
 ``infusion``            fraction, phase, cells, cells_per_kg, planned_cells, carried_in_cells,
                         dose_level
 ``skip`` / ``stop``     fraction, rule, reason

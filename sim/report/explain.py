@@ -90,7 +90,11 @@ def _line(e: Event, weight: float) -> str | None:
             extra += f", at {d['dose_level']:.0%} of the planned dose"
         return f"{label} {d['fraction']} infused: {dose(d['cells_per_kg'], d['cells'])}{extra}."
     if kind == "resume":
-        return f"{d['fraction']} was held for {duration(d['held_h'])} in all."
+        by = d.get("held_by") or {}
+        parts = ", ".join(f"{duration(h)} for rule {rule}" for rule, h in by.items() if h > 0)
+        return f"{d['fraction']} was held for {duration(d['held_h'])} in all" + (
+            f" ({parts})." if parts else "."
+        )
     if kind == "not_given":
         return (
             f"{d['fraction']} is not given ({dose(d['cells_per_kg'], d['cells'])}): {d['reason']}."
