@@ -13,6 +13,7 @@ from sim.engine.run import RunResult
 from sim.metrics import patient_metrics
 from sim.records import Event
 from sim.report.words import dose, duration, when
+from sim.spec.checks import LD_LABEL
 
 NAMES = {
     "crs_grade": "CRS grade",
@@ -39,7 +40,8 @@ GLOSSARY = [
     " low blood pressure and low oxygen.",
     "ICANS: immune effector cell-associated neurotoxicity syndrome, graded 1-4 (ASTCT) from the"
     " ICE score, level of consciousness, seizures, motor weakness and brain swelling.",
-    "Gate: the rules checked before each fraction; the most severe action that fires wins"
+    "Gate: the rules checked before each fraction (and, where the protocol has one, before"
+    " each lymphodepletion dose); the most severe action that fires wins"
     " (stop > skip > delay > reduce > give).",
     "Hold (delay): the fraction waits and the gate is checked again later; the next fraction"
     " then counts its minimum interval from the fraction actually given.",
@@ -71,7 +73,8 @@ def _line(e: Event, weight: float) -> str | None:
     if kind == "procedure":
         return f"{d['name']} ({d['procedure_kind']}): " + ("done" if d["done"] else d["reason"])
     if kind == "gate":
-        head = f"{d['fraction']} is checked against its gate; the gate saw {_state(d['state'])}."
+        what = "lymphodepletion" if d["fraction"] == LD_LABEL else d["fraction"]
+        head = f"{what} is checked against its gate; the gate saw {_state(d['state'])}."
         if d["action"] == "give":
             return f"{head} {d['reason'].capitalize()}: it is given."
         verbs = {
@@ -92,7 +95,8 @@ def _line(e: Event, weight: float) -> str | None:
     if kind == "resume":
         by = d.get("held_by") or {}
         parts = ", ".join(f"{duration(h)} for rule {rule}" for rule, h in by.items() if h > 0)
-        return f"{d['fraction']} was held for {duration(d['held_h'])} in all" + (
+        what = "lymphodepletion" if d["fraction"] == LD_LABEL else d["fraction"]
+        return f"{what} was held for {duration(d['held_h'])} in all" + (
             f" ({parts})." if parts else "."
         )
     if kind == "not_given":

@@ -80,6 +80,7 @@ def check_protocol(p: Protocol) -> Iterator[Finding]:
                 )
             if len(set(drug.days)) != len(drug.days):
                 yield ("lymphodepletion", "drugs", i, "days"), "a day is listed twice"
+        yield from _check_ld_gate(p)
     for i, plan in enumerate(p.dose_selection):
         if plan.when is None and i != len(p.dose_selection) - 1:
             yield ("dose_selection", i, "when"), "only the last dose plan may leave out 'when'"
@@ -121,6 +122,43 @@ def check_protocol(p: Protocol) -> Iterator[Finding]:
             ("follow_up", "horizon_day"),
             f"the horizon (day {fu.horizon_day}) ends before day {last} of the follow-up",
         )
+
+
+LD_LABEL = "LD"
+"""The label of lymphodepletion's gate events (a fraction may not use it)."""
+
+
+def _check_ld_gate(p: Protocol) -> Iterator[Finding]:
+    ld = p.lymphodepletion
+    assert ld is not None
+    if ld.use_gate is not None and ld.use_gate not in p.gates:
+        yield (
+            ("lymphodepletion", "use_gate"),
+            f"unknown gate '{ld.use_gate}'; defined gates: {', '.join(p.gates) or 'none'}",
+        )
+        return
+    if not (ld.use_gate or ld.gate):
+        return
+    shared = p.gates.get(ld.use_gate, []) if ld.use_gate else []
+    where: list[tuple[tuple[str | int, ...], GateRule]] = [
+        (("gates", ld.use_gate or "", j), r) for j, r in enumerate(shared)
+    ]
+    where += [(("lymphodepletion", "gate", j), r) for j, r in enumerate(ld.gate)]
+    for path, rule in where:
+        if rule.action not in ("delay", "stop"):
+            yield (
+                (*path, "action"),
+                f"a lymphodepletion gate can delay or stop, not '{rule.action}' "
+                "(there is no smaller LD dose or later fraction to fall back on)",
+            )
+        elif rule.action == "delay" and rule.on_timeout != "stop":
+            yield (
+                (*path, "on_timeout"),
+                "a held lymphodepletion course cannot be skipped: on_timeout is 'stop'",
+            )
+    for i, fr in enumerate(p.fractions):
+        if fr.id == LD_LABEL:
+            yield ("fractions", i, "id"), f"'{LD_LABEL}' names the lymphodepletion gate's events"
 
 
 def _check_dose(p: Protocol, dose: DoseAmount, path: tuple[str | int, ...]) -> Iterator[Finding]:

@@ -84,14 +84,6 @@ class LdValidity(Spec):
     max_repeats: Annotated[int, Field(ge=0, le=5)] = 1
 
 
-class Lymphodepletion(Spec):
-    regimen: Text
-    bsa_formula: Literal["mosteller", "dubois"] = "mosteller"
-    bsa_cap_m2: Annotated[float, Field(gt=0.1, le=4.0)] | None = None
-    drugs: list[Drug] = Field(min_length=1)
-    validity: LdValidity | None = None
-
-
 class DoseBand(Spec):
     """One weight band of a dose: the first band whose ``up_to_kg`` covers the weight."""
 
@@ -191,6 +183,31 @@ class GateRule(Spec):
         return self
 
 
+class Lymphodepletion(Spec):
+    """Lymphodepleting chemotherapy before the first infusion.
+
+    Its gate (``use_gate`` and/or ``gate``) is checked before each LD dose time of every
+    course, the first and any repeat: ``delay`` holds the rest of the course (it resumes at
+    the same hour on the first day the gate clears, and the first infusion moves with it),
+    ``stop`` ends the protocol before any CAR-T cells. Only ``delay`` (with ``on_timeout:
+    stop``) and ``stop`` apply. The gate's events are logged with fraction ``LD``.
+    """
+
+    regimen: Text
+    bsa_formula: Literal["mosteller", "dubois"] = "mosteller"
+    bsa_cap_m2: Annotated[float, Field(gt=0.1, le=4.0)] | None = None
+    drugs: list[Drug] = Field(min_length=1)
+    validity: LdValidity | None = None
+    use_gate: Slug | None = Field(
+        None, description="a shared gate from 'gates', checked before each LD dose"
+    )
+    gate: list[GateRule] = Field(
+        default_factory=list,
+        max_length=MAX_RULES,
+        description="rules checked before each LD dose (delay or stop only)",
+    )
+
+
 class Fraction(Spec):
     id: Slug
     label: Text | None = None
@@ -224,6 +241,12 @@ class RepeatDosing(Spec):
     earliest_day: StudyDay
     ladder: list[DoseAmount] = Field(min_length=1, description="dose of repeat 1, 2, ...")
     min_interval_days: Annotated[float, Field(gt=0, le=3650)]
+    confirm_days: Annotated[float, Field(ge=0, le=365)] = Field(
+        0.0,
+        description="days from the trigger first being met to the first repeat dose (time to "
+        "confirm relapse on a marrow examination and plan the dose); the trigger must "
+        "still hold then",
+    )
     max_doses: Annotated[int, Field(ge=1, le=20)]
     hour: Hour | None = None
     use_gate: Slug | None = Field(None, description="a shared gate from 'gates', checked first")

@@ -100,7 +100,12 @@ TEXT_CASES: list[tuple[str, Callable[[str], str], str, str, int, str]] = [
     ),
     (
         "delay-without-recheck",
-        lambda t: replace_once(t, "      recheck_h: 24\n", ""),
+        lambda t: replace_once(
+            t,
+            "      recheck_h: 24\n      max_wait_h: 336\n      on_timeout: stop\n"
+            "      reason: active inf",
+            "      max_wait_h: 336\n      on_timeout: stop\n      reason: active inf",
+        ),
         "gates.safety[3]",
         "- name: infection",
         1,
