@@ -45,8 +45,20 @@ GLOSSARY = [
     " (stop > skip > delay > reduce > give).",
     "Hold (delay): the fraction waits and the gate is checked again later; the next fraction"
     " then counts its minimum interval from the fraction actually given.",
-    "Day 0: the day of the first CAR-T infusion; lymphodepletion comes on the days before.",
 ]
+
+
+def day_words(anchor_day: int) -> str:
+    """The glossary line for the calendar's anchor (Penn numbered its first infusion Day 1)."""
+    if anchor_day == 0:
+        return (
+            "Day 0: the day of the first CAR-T infusion; lymphodepletion comes on the days before."
+        )
+    return (
+        f"Day {anchor_day}: the day of the first CAR-T infusion, numbered as the protocol's "
+        f"source numbers it; lymphodepletion comes on the days before (this calendar counts "
+        f"every day, so day 0 falls between day -1 and day 1)."
+    )
 
 
 def _value(v: Any) -> str:
@@ -177,5 +189,5 @@ def explain_lines(result: RunResult) -> Iterator[str]:
     )
     yield ""
     yield "Words used:"
-    for text in GLOSSARY:
+    for text in [*GLOSSARY, day_words(p.calendar.anchor_day)]:
         yield f"  - {text}"

@@ -60,3 +60,11 @@ def test_event_files(tmp_path: Path) -> None:
     assert {"time_h", "day", "kind", "fraction", "cells_per_kg"} <= set(table[0])
     assert [r["kind"] for r in table] == [e.kind for e in result.events]
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_glossary_numbers_the_first_infusion_as_the_protocol_does() -> None:
+    penn = list(explain_lines(run_target("penn-split")))  # Penn numbered it Day 1
+    assert any(line.startswith("  - Day 1: the day of the first CAR-T infusion") for line in penn)
+    assert not any("Day 0: the day of the first CAR-T infusion" in line for line in penn)
+    be02 = list(explain_lines(run_target("fractionated-no-toxicity")))
+    assert any(line.startswith("  - Day 0: the day of the first CAR-T infusion") for line in be02)
