@@ -31,7 +31,7 @@ from sim.model.parameters import ModelParameters
 from sim.spec.base import Spec
 from sim.spec.load import LoadedProtocol, _problems, _read, load_protocol
 from sim.stats import clopper_pearson
-from sim.tally import METRICS
+from sim.tally import METRICS, known_endpoint
 
 IntervalSource = Literal["published_ci", "clopper_pearson", "tolerance"]
 INTERVAL_WORDS: dict[str, str] = {
@@ -194,11 +194,13 @@ def calibrate(
     protocols: dict[str, LoadedProtocol] = {}
     setups: dict[CohortKey, CohortSetup] = {}
     for t in targets.targets:
-        if t.endpoint not in METRICS:  # before any patient is simulated
+        if not known_endpoint(t.endpoint):  # before any patient is simulated
             raise InputError.single(
                 str(base),
                 f"target {t.id}: unknown endpoint '{t.endpoint}'"
-                f"; known: {', '.join(sorted(METRICS))}",
+                f"; known: {', '.join(sorted(METRICS))}, or any day D in nrm_dD, "
+                "crs_onset_after_dD_rate, icans_onset_after_dD_rate, "
+                "agvhd_grade{1,2,3}plus_dD_rate, response_dD_rate",
             )
         key = cohort_key(t)
         if key not in setups:
@@ -219,7 +221,7 @@ def calibrate(
     rows = []
     for t in targets.targets:
         key = cohort_key(t)
-        est = cohorts[key][t.endpoint]
+        est = cohorts[key].get(t.endpoint) or totals[key].arms[0].endpoint(t.endpoint)
         low, high, rule = t.bounds()
         rows.append(
             {

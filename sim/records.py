@@ -23,7 +23,8 @@ Event kinds and their fields:
 ``repeat_phase``        status (started, ended, or "not started" when no dose was given), reason
 ``state_change``        variable, old, new, cause
 ``visit``               visit_day
-``assessment``          response, in_remission, mrd_positive, marrow_blasts_pct
+``assessment``          assessment_day, primary (the response_day one), response, in_remission,
+                        mrd_positive, marrow_blasts_pct
 ``end``                 reason
 ======================  ===============================================================
 

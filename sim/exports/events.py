@@ -67,6 +67,7 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     Column("crs_grade", "int", "visit: CRS grade (ASTCT) at the visit"),
     Column("icans_grade", "int", "visit: ICANS grade (ASTCT) at the visit"),
     Column("assessment_day", "int", "assessment: scheduled study day"),
+    Column("primary", "bool", "assessment: the protocol's main one (follow_up.response_day)"),
     Column("response", "str", "assessment: response"),
     Column("in_remission", "bool", "assessment: in remission"),
     Column("mrd_positive", "bool", "assessment: MRD positive"),

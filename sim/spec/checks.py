@@ -116,7 +116,14 @@ def check_protocol(p: Protocol) -> Iterator[Finding]:
             if amount.share is not None:
                 yield ("repeat_dosing", "ladder", j), "a repeat dose cannot be a share"
     fu = p.follow_up
-    last = max([*fu.visit_days, fu.response_day or 0])
+    if fu.response_day is not None and fu.response_day in fu.assessment_days:
+        yield (
+            ("follow_up", "assessment_days"),
+            f"day {fu.response_day} is already the response_day",
+        )
+    if len(set(fu.assessment_days)) != len(fu.assessment_days):
+        yield ("follow_up", "assessment_days"), "a day is listed twice"
+    last = max([*fu.visit_days, *fu.assessment_days, fu.response_day or 0])
     if fu.horizon_day < last:
         yield (
             ("follow_up", "horizon_day"),

@@ -268,7 +268,13 @@ class Procedure(Spec):
 class FollowUp(Spec):
     visit_days: list[StudyDay] = Field(default_factory=list)
     visit_hour: Hour = 9.0
-    response_day: StudyDay | None = 28
+    response_day: StudyDay | None = Field(
+        28, description="the main response assessment (CR rate, EFS's no-remission event)"
+    )
+    assessment_days: list[StudyDay] = Field(
+        default_factory=list,
+        description="further response assessments, e.g. [100]: response at each is an endpoint",
+    )
     horizon_day: Annotated[int, Field(ge=1, le=36_500)]
 
 
