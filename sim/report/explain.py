@@ -48,6 +48,17 @@ GLOSSARY = [
 ]
 
 
+CAPD_WORDS = (
+    "CAPD: in children under 12, ASTCT screens for ICANS with the Cornell Assessment of"
+    " Pediatric Delirium instead of the ICE score."
+)
+GVHD_WORDS = (
+    "GVHD grade: the overall acute GVHD grade I-IV (MAGIC; Harris 2016), from the stages of"
+    " skin, liver and gut; e.g. a rash over more than half the body with no liver or gut"
+    " involvement (skin stage 3) is grade II."
+)
+
+
 def day_words(anchor_day: int) -> str:
     """The glossary line for the calendar's anchor (Penn numbered its first infusion Day 1)."""
     if anchor_day == 0:
@@ -189,5 +200,10 @@ def explain_lines(result: RunResult) -> Iterator[str]:
     )
     yield ""
     yield "Words used:"
-    for text in [*GLOSSARY, day_words(p.calendar.anchor_day)]:
+    extra = [day_words(p.calendar.anchor_day)]
+    if pt.age_y < 12:
+        extra.append(CAPD_WORDS)
+    if p.product.kind == "allogeneic_donor":
+        extra.append(GVHD_WORDS)
+    for text in [*GLOSSARY, *extra]:
         yield f"  - {text}"

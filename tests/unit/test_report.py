@@ -68,3 +68,12 @@ def test_the_glossary_numbers_the_first_infusion_as_the_protocol_does() -> None:
     assert not any("Day 0: the day of the first CAR-T infusion" in line for line in penn)
     be02 = list(explain_lines(run_target("fractionated-no-toxicity")))
     assert any(line.startswith("  - Day 0: the day of the first CAR-T infusion") for line in be02)
+
+
+def test_the_glossary_explains_capd_for_young_children_and_gvhd_for_donor_products() -> None:
+    child = "\n".join(explain_lines(run_target("single-dose-cns")))  # a 9-year-old
+    assert "Cornell Assessment of Pediatric Delirium" in child
+    assert "overall acute GVHD grade" not in child  # an autologous product
+    donor = "\n".join(explain_lines(run_target("car-dli-gvhd")))
+    assert "overall acute GVHD grade I-IV (MAGIC" in donor
+    assert "Cornell" not in donor  # a 43-year-old
