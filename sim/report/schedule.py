@@ -79,7 +79,7 @@ def print_schedule(result: RunResult, console: Console) -> None:
         + (f"; stopped: {m['stop_reason']}" if m["stopped"] else "")
     )
     console.print(
-        f"worst grades: CRS {m['crs_max_grade']}, ICANS {m['icans_max_grade']}, "
-        f"IEC-HS {m['iec_hs_max_grade']}, GVHD {m['gvhd_max_grade']}; "
+        f"worst grades: CRS {m['crs_max_grade']:g}, ICANS {m['icans_max_grade']:g}, "
+        f"IEC-HS {m['iec_hs_max_grade']:g}, GVHD {m['gvhd_max_grade']:g}; "
         f"day-{p.follow_up.response_day} response: {m['response'] or '-'}"
     )

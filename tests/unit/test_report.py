@@ -77,3 +77,9 @@ def test_the_glossary_explains_capd_for_young_children_and_gvhd_for_donor_produc
     donor = "\n".join(explain_lines(run_target("car-dli-gvhd")))
     assert "overall acute GVHD grade I-IV (MAGIC" in donor
     assert "Cornell" not in donor  # a 43-year-old
+
+
+def test_worst_grades_are_printed_as_grades_not_floats() -> None:
+    console = Console(record=True, width=200)
+    print_schedule(run_target("car-dli-gvhd"), console)  # the script sets gvhd_grade: 2
+    assert "GVHD 2;" in console.export_text()
