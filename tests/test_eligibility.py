@@ -131,3 +131,17 @@ def test_schema_lists_the_eligibility_fields() -> None:
     assert {"age_y", "weight_kg", "require", "exclude"} <= set(
         schema["$defs"]["Eligibility"]["properties"]
     )
+
+
+def test_cohort_commands_default_to_the_protocols_population() -> None:
+    result = runner.invoke(app, ["cohort", "b019", "--patients", "3", "--json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["population"] == "paediatric-ya-ball"
+    mixed = runner.invoke(app, ["compare", "b019", "cart19-be-02", "--patients", "3"])
+    assert mixed.exit_code == 2
+    assert "b019: paediatric-ya-ball, cart19-be-02: adult-rr-ball" in mixed.output
+    chosen = ["compare", "b019", "cart19-be-02", "--patients", "3", "--json", "--quiet"]
+    chosen += ["--population", "adult-rr-ball"]
+    picked = runner.invoke(app, chosen)
+    assert picked.exit_code == 0, picked.output
+    assert json.loads(picked.stdout)["population"] == "adult-rr-ball"

@@ -114,8 +114,13 @@ def run_target_cli(
 Patients = Annotated[
     int, typer.Option("--patients", min=1, max=10_000_000, help="virtual patients per arm")
 ]
-Population = Annotated[
-    str, typer.Option(help="adult-rr-ball, paediatric-ya-ball, post-allo-relapse or cns-relapse")
+CohortPopulation = Annotated[
+    str | None,
+    typer.Option(
+        "--population",
+        help="adult-rr-ball, paediatric-ya-ball, post-allo-relapse or cns-relapse (default: "
+        "the population the protocols declare; they must agree)",
+    ),
 ]
 Fix = Annotated[
     list[str] | None,

@@ -15,12 +15,12 @@ from sim.commands.common import (
     Age,
     AsJson,
     Blasts,
+    CohortPopulation,
     Fix,
     Force,
     Height,
     OnePopulation,
     Params,
-    Population,
     Quiet,
     Scheduler,
     Weight,
@@ -114,7 +114,7 @@ def paths(
     patients: Annotated[
         int, typer.Option("--patients", min=1, max=10_000_000, help="virtual patients")
     ] = 1000,
-    population: Population = "adult-rr-ball",
+    population: CohortPopulation = None,
     seed: Annotated[int, typer.Option(help="root seed")] = 0,
     fix: Fix = None,
     params: Params = None,
@@ -133,16 +133,17 @@ def paths(
     from sim.report.progress import progress_bar
     from sim.report.trace import dumps
 
-    def work() -> tuple[Any, Any]:
-        setup = cohort_setup(population, seed, fix, params)
+    def work() -> tuple[Any, Any, str]:
         (loaded,) = _protocols([protocol])
+        pop = cohort_population([loaded], population)
+        setup = cohort_setup(pop, seed, fix, params)
         with progress_bar(patients, "paths", enabled=not quiet) as advance:
             counts = path_counts(
                 loaded, setup, patients, workers=workers, scheduler=scheduler, progress=advance
             )
-        return loaded, path_tree(counts, patients, [f.id for f in loaded.protocol.fractions])
+        return loaded, path_tree(counts, patients, [f.id for f in loaded.protocol.fractions]), pop
 
-    loaded, tree = guarded(work)
+    loaded, tree, population = guarded(work)
     if as_json:
         typer.echo(
             dumps(
