@@ -167,7 +167,9 @@ def attempt_dose(c: Course, a: Attempt, guard: Guard | None = None) -> Process:
     yield c.until(a.earliest_h, DECIDE)
     decided = yield from gate_until_decided(c, a.label, a.rules, a.deadline_h, guard)
     if decided is None:
-        return Result("stopped", 0, "lymphodepletion window expired")
+        # the guard logged why (an expired LD window, or a repeat LD course its gate stopped)
+        stop = next((e for e in reversed(c.log) if e.kind == "stop"), None)
+        return Result("stopped", 0, stop.data["reason"] if stop else "stopped before the dose")
     action, rule, reason = decided.action, decided.rule, decided.reason
     level = 0
     if action == "reduce":

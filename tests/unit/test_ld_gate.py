@@ -135,3 +135,15 @@ def test_ld_gate_actions_are_checked(rule: dict[str, Any], message: str) -> None
 def test_an_unknown_shared_ld_gate_is_named() -> None:
     p = Protocol.model_validate({**BASE, "lymphodepletion": ld(gate=[], use_gate="nope")})
     assert [path for path, _ in check_protocol(p)] == [("lymphodepletion", "use_gate")]
+
+
+def test_a_repeat_course_its_gate_stops_names_that_reason_for_the_fractions_not_given() -> None:
+    fractions = [dict(f, gate=[dict(INFECTION, name="infection")]) for f in BASE["fractions"]]
+    p = protocol(lymphodepletion=ld(), fractions=fractions)
+    # from day -2 on: F1 is held, the 7-day window expires, the repeat course is held 10 days
+    result = run(p, {"name": "i", "start": {"day": -2}, "set": {"active_infection": True}})
+    assert {d.data["course"] for d in kinds(result, "ld_dose")} == {1}
+    stops = kinds(result, "stop")
+    assert [s.data["fraction"] for s in stops] == ["LD"]
+    for not_given in kinds(result, "not_given"):
+        assert "still held after 10 days" in not_given.data["reason"]
