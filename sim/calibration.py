@@ -1,13 +1,24 @@
-"""Calibration: simulate every published target and say whether it is reproduced.
+"""Calibration: simulate every target the model was fitted to and say whether it passes.
 
 Targets live in ``calibration/targets.yaml`` (format described in its header). Targets
 sharing a protocol, population and fixed covariates share one simulated cohort. A target
-passes when the simulated value lies inside the published 95 % CI (on the known side of
-a one-sided CI), or within the stated tolerance when no CI is given.
+passes when the simulated value lies inside its 95 % interval (on the known side of a
+one-sided interval), or within the stated tolerance when no interval is given.
+
+Each interval is labelled by where it came from (``interval_source``): ``published_ci``
+(the source's own CI), ``clopper_pearson`` (the exact interval computed from the
+source's count n/N, not published) or ``tolerance`` (the simulator's own tolerance). A
+target file may say so; when it does not, the source is read from the target: an
+interval whose notes say it was computed here (exact Clopper-Pearson, k/N) is checked
+against that count and labelled ``clopper_pearson``.
+
+This is calibration, not validation: the model's parameters were fitted to these
+targets, so passing them shows the fit, not predictive accuracy.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,8 +31,16 @@ from sim.errors import InputError
 from sim.model.parameters import ModelParameters
 from sim.spec.base import Spec
 from sim.spec.load import LoadedProtocol, _problems, _read, load_protocol
-from sim.stats import Estimate
-from sim.tally import METRICS
+from sim.stats import Estimate, clopper_pearson
+from sim.tally import METRICS, known_endpoint
+
+IntervalSource = Literal["published_ci", "clopper_pearson", "tolerance"]
+INTERVAL_WORDS: dict[str, str] = {
+    "published_ci": "published 95% CI",
+    "clopper_pearson": "exact Clopper-Pearson 95% CI computed here from {count}",
+    "tolerance": "tolerance {rule}",
+}
+_COUNT = re.compile(r"Clopper-Pearson,\s*(\d+)\s*/\s*(\d+)")
 
 TARGETS_NAME = "calibration/targets.yaml"  # the built-in targets, as messages name them
 
@@ -65,12 +84,43 @@ class Target(Spec):
     source: str
     status: Literal["V", "S"]
     notes: str | None = None
+    interval_source: IntervalSource | None = Field(
+        None,
+        description="where the interval comes from; read from the target when left out",
+    )
 
     @model_validator(mode="after")
     def _has_a_pass_rule(self) -> Target:
         if self.ci_low is None and self.ci_high is None and self.tolerance is None:
             raise ValueError("a target without a CI needs a tolerance")
+        has_ci = self.ci_low is not None or self.ci_high is not None
+        if self.interval_source == "tolerance" and has_ci:
+            raise ValueError("interval_source 'tolerance' but ci_low/ci_high are given")
+        if self.interval_source in ("published_ci", "clopper_pearson") and not has_ci:
+            raise ValueError(f"interval_source '{self.interval_source}' needs ci_low/ci_high")
         return self
+
+    def count(self) -> tuple[int, int] | None:
+        """The count k/N a computed interval was made from, as its notes give it."""
+        match = _COUNT.search(self.notes or "")
+        return (int(match.group(1)), int(match.group(2))) if match else None
+
+    def source_of_interval(self) -> IntervalSource:
+        if self.interval_source is not None:
+            return self.interval_source
+        if self.ci_low is None and self.ci_high is None:
+            return "tolerance"
+        notes = (self.notes or "").lower()
+        computed = "computed here" in notes or "not published" in notes
+        return "clopper_pearson" if computed and self.count() is not None else "published_ci"
+
+    def interval_words(self) -> str:
+        """The interval's label, e.g. 'exact Clopper-Pearson 95% CI computed here from 27/32'."""
+        source = self.source_of_interval()
+        count = self.count()
+        return INTERVAL_WORDS[source].format(
+            count=f"{count[0]}/{count[1]}" if count else "n/N", rule=self.bounds()[2]
+        )
 
     def endswith_median(self) -> bool:
         return self.endpoint in ("efs_median_months", "os_median_months")
@@ -82,7 +132,7 @@ class Target(Spec):
         """The pass range and how it was set. A tolerance around a probability is clipped
         to [0, 1] (a rate of 0.95 +/- 0.10 passes from 0.85 to 1, not to 1.05)."""
         if self.ci_low is not None or self.ci_high is not None:
-            return self.ci_low, self.ci_high, "published 95% CI"
+            return self.ci_low, self.ci_high, "95% CI"
         t = self.tolerance
         assert t is not None
         if t.abs is not None:
@@ -113,9 +163,32 @@ def load_targets(path: Path | None = None) -> tuple[TargetFile, Path]:
     path = path or default_targets()
     located = _read(path, shown)
     try:
-        return TargetFile.model_validate(located.data), path
+        targets = TargetFile.model_validate(located.data)
     except ValidationError as exc:
         raise InputError(_problems(located, exc)) from None
+    problems = [p for t in targets.targets for p in _interval_problems(t)]
+    if problems:
+        raise InputError.single(shown, "; ".join(problems))
+    return targets, path
+
+
+def _interval_problems(t: Target) -> list[str]:
+    """A computed interval must be the exact interval of the count its notes give."""
+    if t.source_of_interval() != "clopper_pearson":
+        return []
+    count = t.count()
+    if count is None:
+        return [f"target {t.id}: a Clopper-Pearson interval needs its count (k/N) in notes"]
+    exact = clopper_pearson(*count)
+    assert exact.ci_low is not None and exact.ci_high is not None
+    if (t.ci_low is not None and abs(exact.ci_low - t.ci_low) > 5e-4) or (
+        t.ci_high is not None and abs(exact.ci_high - t.ci_high) > 5e-4
+    ):
+        return [
+            f"target {t.id}: the Clopper-Pearson interval of {count[0]}/{count[1]} is "
+            f"{exact.ci_low:.4f}-{exact.ci_high:.4f}, not {t.ci_low}-{t.ci_high}"
+        ]
+    return []
 
 
 def check_value(target: Target, simulated: float | None) -> bool:
@@ -165,11 +238,13 @@ def calibrate(
     protocols: dict[str, LoadedProtocol] = {}
     setups: dict[CohortKey, CohortSetup] = {}
     for t in targets.targets:
-        if t.endpoint not in METRICS:  # before any patient is simulated
+        if not known_endpoint(t.endpoint):  # before any patient is simulated
             raise InputError.single(
                 str(base),
                 f"target {t.id}: unknown endpoint '{t.endpoint}'"
-                f"; known: {', '.join(sorted(METRICS))}",
+                f"; known: {', '.join(sorted(METRICS))}, or any day D in nrm_dD, "
+                "crs_onset_after_dD_rate, icans_onset_after_dD_rate, "
+                "agvhd_grade{1,2,3}plus_dD_rate, response_dD_rate",
             )
         for arm in _arms(t):
             key = cohort_key(arm)
@@ -190,9 +265,11 @@ def calibrate(
     cohorts = {key: total.arms[0].metrics() for key, total in totals.items()}
     rows = []
     for t in targets.targets:
-        est = cohorts[cohort_key(t)][t.endpoint]
+        key = cohort_key(t)
+        est = cohorts[key].get(t.endpoint) or totals[key].arms[0].endpoint(t.endpoint)
         if t.versus is not None:
-            other = cohorts[cohort_key(t.versus)][t.endpoint]
+            vkey = cohort_key(t.versus)
+            other = cohorts[vkey].get(t.endpoint) or totals[vkey].arms[0].endpoint(t.endpoint)
             diff = None
             if est.value is not None and other.value is not None:
                 diff = est.value - other.value
@@ -217,6 +294,8 @@ def calibrate(
                 "published_low": low,
                 "published_high": high,
                 "rule": rule,
+                "interval_source": t.source_of_interval(),
+                "interval": t.interval_words(),
                 "simulated": est.to_dict(),
                 "passes": check_value(t, est.value),
             }

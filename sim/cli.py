@@ -19,10 +19,11 @@ from sim.commands.common import (
     Age,
     Blasts,
     Fix,
+    Force,
     Height,
+    OnePopulation,
     Params,
     PatientIndex,
-    Population,
     Seed,
     Target,
     Weight,
@@ -58,7 +59,8 @@ def run(
     age: Age = None,
     blasts: Blasts = None,
     patient: PatientIndex = None,
-    population: Population = "adult-rr-ball",
+    population: OnePopulation = None,
+    force: Force = False,
     fix: Fix = None,
     params: Params = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
@@ -72,16 +74,18 @@ def run(
 ) -> None:
     """Run one patient through a protocol and print the realised schedule.
 
-    A protocol runs virtual patient 0 of the adult R/R B-ALL population for the seed, to
-    the protocol's horizon; --weight etc. change those covariates. --patient N runs
+    A protocol runs virtual patient 0 of its own population (--population picks another)
+    for the seed; --weight etc. fix those covariates. A patient outside the protocol's
+    eligibility limits is refused unless --force. A scenario plays its scripted toxicity
+    instead. --patient N runs
     virtual patient N of the cohort (--seed, --population, --fix, --params) exactly as the
-    cohort commands do. A scenario plays its scripted toxicity instead.
+    cohort commands do, to day 760.
     """
     from sim.report.schedule import print_schedule
     from sim.report.trace import dumps, run_json, write_events
 
     cohort = cohort_patient(patient, population, fix, params)
-    result = run_target_cli(target, seed, weight, height, age, blasts, cohort)
+    result = run_target_cli(target, seed, weight, height, age, blasts, population, force, cohort)
     if events is not None:
         index = None if cohort is None else cohort.index
         guarded(lambda: write_events(result, events, index))
@@ -103,7 +107,8 @@ def explain(
     age: Age = None,
     blasts: Blasts = None,
     patient: PatientIndex = None,
-    population: Population = "adult-rr-ball",
+    population: OnePopulation = None,
+    force: Force = False,
     fix: Fix = None,
     params: Params = None,
 ) -> None:
@@ -114,7 +119,7 @@ def explain(
     from sim.report.explain import explain_lines
 
     cohort = cohort_patient(patient, population, fix, params)
-    result = run_target_cli(target, seed, weight, height, age, blasts, cohort)
+    result = run_target_cli(target, seed, weight, height, age, blasts, population, force, cohort)
     for line in explain_lines(result):
         typer.echo(line)
 

@@ -25,7 +25,9 @@ def patient_metrics(events: Sequence[Event]) -> dict[str, Any]:
     holds = [e for e in events if e.kind == "hold"]
     held_h = sum(r.get("held_h") or 0.0 for r in rows)
     stops = [e for e in events if e.kind == "stop"]
-    assessment = next((e for e in events if e.kind == "assessment"), None)
+    assessment = next(
+        (e for e in events if e.kind == "assessment" and e.data.get("primary", True)), None
+    )
     first = infusions[0].time_h if infusions else None
     last_fraction = fraction_doses[-1].time_h if fraction_doses else None
     return {

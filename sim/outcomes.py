@@ -2,7 +2,10 @@
 
 Times are in days from the first CAR-T infusion. Event-free survival counts relapse,
 death, and no remission at the day-28 assessment (as an event on that day); overall
-survival counts death. Patients without an event are censored at the end of the run.
+survival counts death. Relapse-free survival is defined for patients in remission at the
+main response assessment only, from that assessment to relapse or death. Non-relapse
+mortality is a death with no relapse before it. Patients without an event are censored
+at the end of the run.
 """
 
 from __future__ import annotations
@@ -33,6 +36,20 @@ def _ever(events: Sequence[Event], variable: str) -> bool:
     return any(
         e.kind == "state_change" and e.data["variable"] == variable and bool(e.data["new"])
         for e in events
+    )
+
+
+def _first_at_least(events: Sequence[Event], variable: str, level: float) -> float | None:
+    """Time (h) the graded ``variable`` first reaches ``level``."""
+    return next(
+        (
+            e.time_h
+            for e in events
+            if e.kind == "state_change"
+            and e.data["variable"] == variable
+            and e.data["new"] >= level
+        ),
+        None,
     )
 
 
@@ -87,7 +104,8 @@ def patient_outcomes(events: Sequence[Event]) -> dict[str, Any]:
         ),
         None,
     )
-    assessment = next((e for e in events if e.kind == "assessment"), None)
+    assessments = [e for e in events if e.kind == "assessment"]
+    assessment = next((e for e in assessments if e.data.get("primary", True)), None)
     failure = assessment.time_h if assessment is not None and not out["cr"] else None
     origin = t0 if t0 is not None else 0.0
     efs_times = [t for t in (relapse, death, failure) if t is not None]
@@ -95,4 +113,28 @@ def patient_outcomes(events: Sequence[Event]) -> dict[str, Any]:
     out["efs_event"] = bool(efs_times)
     out["os_days"] = ((death if death is not None else end) - origin) / DAY
     out["os_event"] = death is not None
+
+    def days(time_h: float | None) -> float | None:
+        return None if time_h is None else (time_h - origin) / DAY
+
+    # response at every assessment (day -> in CR), and overall (best) response
+    out["cr_at"] = {
+        int(e.data["assessment_day"]): str(e.data["response"]).startswith(("MRD-negative CR", "CR"))
+        for e in assessments
+    }
+    out["overall_response"] = any(out["cr_at"].values())
+    # relapse-free survival: responders at the main assessment, from that assessment
+    if assessment is not None and out["cr"] and (relapse is None or relapse > assessment.time_h):
+        rfs_end = [t for t in (relapse, death) if t is not None]
+        out["rfs_days"] = ((min(rfs_end) if rfs_end else end) - assessment.time_h) / DAY
+        out["rfs_event"] = bool(rfs_end)
+    else:
+        out["rfs_days"] = out["rfs_event"] = None
+    # non-relapse mortality: death with no relapse before it; relapse competes with it
+    out["nrm_day"] = days(death) if death is not None and relapse is None else None
+    out["relapse_day"] = days(relapse)
+    out["alive_end_day"] = days(end) if death is None else None
+    out["icans_onset_day"] = days(_episode(events, "icans_grade")[0])
+    for grade in (1, 2, 3):
+        out[f"gvhd_grade{grade}_day"] = days(_first_at_least(events, "gvhd_grade", grade))
     return out

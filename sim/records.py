@@ -15,7 +15,7 @@ Event kinds and their fields:
 ``gate``                fraction, action, rule, reason, fired, state
 ``hold``                fraction, rule, reason (rule ``site``: held by a clinic's ward, e.g.
                         no bed free; see :mod:`sim.clinic.bedside`)
-``resume``              fraction, held_h
+``resume``              fraction, held_h, held_by (hours each rule held the dose)
 ``infusion``            fraction, phase, cells, cells_per_kg, planned_cells, carried_in_cells,
                         dose_level
 ``skip`` / ``stop``     fraction, rule, reason
@@ -24,7 +24,8 @@ Event kinds and their fields:
 ``repeat_phase``        status (started, ended, or "not started" when no dose was given), reason
 ``state_change``        variable, old, new, cause
 ``visit``               visit_day
-``assessment``          response, in_remission, mrd_positive, marrow_blasts_pct
+``assessment``          assessment_day, primary (the response_day one), response, in_remission,
+                        mrd_positive, marrow_blasts_pct
 ``end``                 reason
 ======================  ===============================================================
 

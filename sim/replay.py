@@ -64,25 +64,25 @@ def _day_and_hour(time_h: float) -> tuple[int, float]:
 
 
 def _lymphodepletion(result: RunResult, shift_h: float) -> Lymphodepletion | None:
+    """Every LD dose given, as a course with no gate or window: each drug entry of the
+    protocol keeps its hour and gets the days it was actually given (a held course moves
+    its remaining days, so they need not follow the planned pattern)."""
     ld = result.protocol.lymphodepletion
     given = [e for e in result.events if e.kind == "ld_dose"]
     if ld is None or not given:
         return None
-    first_day = min(d for drug in ld.drugs for d in drug.days)
-    starts: dict[int, int] = {}
-    for e in given:
-        day = _day_and_hour(e.time_h + shift_h)[0]
-        starts[e.data["course"]] = min(starts.get(e.data["course"], day), day)
-    offsets = [start - first_day for _, start in sorted(starts.items())]
-    drugs = [
-        Drug.model_validate(
-            {**drug.model_dump(), "days": sorted(d + off for off in offsets for d in drug.days)}
-        )
-        for drug in ld.drugs
-    ]
+    drugs = []
+    for drug in ld.drugs:
+        days = []
+        for e in given:
+            day, hour = _day_and_hour(e.time_h + shift_h)
+            if e.data["drug"] == drug.name and abs(hour - drug.hour) < 1e-6:
+                days.append(day)
+        if days:
+            drugs.append(Drug.model_validate({**drug.model_dump(), "days": sorted(days)}))
     if sum(len(drug.days) for drug in drugs) != len(given):  # pragma: no cover - a bug
         raise ReplayError("the lymphodepletion doses given do not match the protocol's course")
-    return ld.model_copy(update={"drugs": drugs, "validity": None})
+    return ld.model_copy(update={"drugs": drugs, "validity": None, "use_gate": None, "gate": []})
 
 
 def replay_protocol(result: RunResult) -> Protocol:

@@ -18,6 +18,7 @@ order, so results are identical for 1 or N workers, or on a cluster.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ RATES: dict[str, Callable[[Row], bool]] = {
     "hold_rate": lambda r: r["holds"] >= 1,
     "discontinuation_rate": lambda r: bool(r["stopped"]),
     "repeat_dose_rate": lambda r: r["repeat_doses_given"] >= 1,
+    "overall_response_rate": lambda r: bool(r["overall_response"]),
     "tocilizumab_rate": lambda r: bool(r["tocilizumab_given"]),
     "steroids_rate": lambda r: bool(r["steroids_given"]),
 }
@@ -65,6 +67,35 @@ RATES_IN_CRS: dict[str, Callable[[Row], bool]] = {
     "crs_onset_within_24h_share": lambda r: r["crs_onset_day"] <= 1.0,
     "crs_onset_within_48h_share": lambda r: r["crs_onset_day"] <= 2.0,
 }
+
+# Endpoints at a day D (any whole day; a calibration target may name any): the slug
+# pattern, and the per-patient time (days from the first infusion) each one counts.
+DAY_ENDPOINTS: dict[str, tuple[re.Pattern[str], str]] = {
+    "nrm": (re.compile(r"^nrm_d(\d+)$"), "nrm_day"),
+    "crs_onset_after": (re.compile(r"^crs_onset_after_d(\d+)_rate$"), "crs_onset_day"),
+    "icans_onset_after": (re.compile(r"^icans_onset_after_d(\d+)_rate$"), "icans_onset_day"),
+    "agvhd_grade1plus": (re.compile(r"^agvhd_grade1plus_d(\d+)_rate$"), "gvhd_grade1_day"),
+    "agvhd_grade2plus": (re.compile(r"^agvhd_grade2plus_d(\d+)_rate$"), "gvhd_grade2_day"),
+    "agvhd_grade3plus": (re.compile(r"^agvhd_grade3plus_d(\d+)_rate$"), "gvhd_grade3_day"),
+    "response": (re.compile(r"^response_d(\d+)_rate$"), ""),
+}
+TIME_KEYS = (*(key for _, key in DAY_ENDPOINTS.values() if key), "alive_end_day")
+"""Per-patient times (days from the first infusion) an arm keeps as tables."""
+DAY_SHOWN = (
+    "nrm_d28",
+    "nrm_d100",
+    "nrm_d365",
+    "crs_onset_after_d7_rate",
+    "crs_onset_after_d14_rate",
+    "icans_onset_after_d7_rate",
+    "icans_onset_after_d14_rate",
+    "agvhd_grade1plus_d100_rate",
+    "agvhd_grade2plus_d100_rate",
+    "agvhd_grade3plus_d100_rate",
+    "response_d28_rate",
+    "response_d100_rate",
+)
+"""The day endpoints every cohort reports (others are computed on request)."""
 
 # slug -> (row key, which patients: all, infused, or those with CRS)
 MEDIANS: dict[str, tuple[str, str]] = {
@@ -81,7 +112,7 @@ MEDIANS: dict[str, tuple[str, str]] = {
     "fold_expansion_typical": ("fold_expansion", "infused"),
 }
 
-SURVIVAL = ("efs", "os")
+SURVIVAL = ("efs", "os", "rfs")
 
 # The metrics in report order (the rates, then medians, then survival).
 METRICS: tuple[str, ...] = (
@@ -95,7 +126,26 @@ METRICS: tuple[str, ...] = (
     "os_24m",
     "efs_median_months",
     "os_median_months",
+    "rfs_12m",
+    "rfs_24m",
+    "rfs_median_months",
+    *DAY_SHOWN,
 )
+
+
+def day_endpoint(slug: str) -> tuple[str, int] | None:
+    """``('nrm', 100)`` for ``nrm_d100``: the family and day of a day endpoint, or None."""
+    for family, (pattern, _) in DAY_ENDPOINTS.items():
+        match = pattern.match(slug)
+        if match:
+            return family, int(match.group(1))
+    return None
+
+
+def known_endpoint(slug: str) -> bool:
+    """A slug :meth:`ArmTally.endpoint` can compute (a calibration target may name it)."""
+    return slug in METRICS or day_endpoint(slug) is not None
+
 
 PAIRED_RATES: dict[str, Callable[[Row], bool]] = {
     slug: RATES[slug]
@@ -153,6 +203,12 @@ class ArmTally:
     crs_n: int = 0  # patients with CRS: the denominator of RATES_IN_CRS
     # fraction position -> [patients whose fraction was checked, ... with CRS begun before]
     crs_before: dict[int, list[int]] = field(default_factory=dict)
+    # row key of a time (days) -> binned time -> patients; the run's end for the living
+    times: dict[str, Counter[float]] = field(
+        default_factory=lambda: {key: Counter[float]() for key in TIME_KEYS}
+    )
+    # assessment day -> [assessed, in CR]
+    assessed: dict[int, list[int]] = field(default_factory=dict)
 
     def add(
         self,
@@ -179,8 +235,18 @@ class ArmTally:
             if value is not None and _in_subset(row, subset):
                 self.values[slug][binned(value)] += 1
         for kind in SURVIVAL:
+            if row[f"{kind}_days"] is None:  # RFS: not in remission at the assessment
+                continue
             cell = self.survival[kind].setdefault(binned(row[f"{kind}_days"]), [0, 0])
             cell[0 if row[f"{kind}_event"] else 1] += 1
+        for key, counts in self.times.items():
+            value = row.get(key)
+            if value is not None:
+                counts[binned(value)] += 1
+        for day, in_cr in row["cr_at"].items():
+            cell = self.assessed.setdefault(day, [0, 0])
+            cell[0] += 1
+            cell[1] += bool(in_cr)
         if path is not None:
             self.paths[path] += 1
 
@@ -201,6 +267,46 @@ class ArmTally:
                 cell[0] += d
                 cell[1] += c
         self.paths.update(other.paths)
+        for key, counts in other.times.items():
+            self.times[key].update(counts)
+        for day, (n, cr) in other.assessed.items():
+            cell = self.assessed.setdefault(day, [0, 0])
+            cell[0] += n
+            cell[1] += cr
+
+    def _by_day(self, key: str, day: int, after: bool = False) -> int:
+        """Patients whose time ``key`` is at or before ``day`` (or after it)."""
+        return sum(n for t, n in self.times[key].items() if (t > day) == after)
+
+    def endpoint(self, slug: str) -> Estimate:
+        """Any endpoint: one of :data:`METRICS`, or a day endpoint such as ``nrm_d180``.
+
+        Day endpoints count every patient of the arm (each is followed to death or the end
+        of follow-up, day 760 in a cohort, so nobody is censored before day D while D is
+        within it): non-relapse mortality by day D (a death with no relapse before it;
+        relapse is the competing event, so the share is its cumulative incidence), CRS or
+        ICANS starting after day D, acute GVHD grade I-IV / II-IV / III-IV by day D, and
+        complete remission at the response assessment on day D (of the patients assessed
+        then). Wilson intervals."""
+        if slug in METRICS:
+            return self.metrics()[slug]
+        found = day_endpoint(slug)
+        if found is None:
+            raise KeyError(slug)
+        return self._day_metric(*found)
+
+    def _day_metric(self, family: str, day: int) -> Estimate:
+        if family == "response":
+            n, cr = self.assessed.get(day, (0, 0))
+            if n == 0:
+                return Estimate(None, None, None, 0, f"no response assessment on day {day}")
+            return wilson(cr, n)
+        key = DAY_ENDPOINTS[family][1]
+        after = family in ("crs_onset_after", "icans_onset_after")
+        alive_ends = self.times["alive_end_day"]
+        if alive_ends and min(alive_ends) < day:  # someone left the run alive before day D
+            return Estimate(None, None, None, self.n, f"day {day} is beyond the follow-up")
+        return wilson(self._by_day(key, day, after=after), self.n)
 
     def _km(self, kind: str) -> tuple[list[float], list[int], list[int]]:
         times = sorted(self.survival[kind])
@@ -237,6 +343,10 @@ class ArmTally:
             out[f"{kind}_24m"] = km_at_table(*self._km(kind), 2 * YEAR_DAYS)
         for kind in SURVIVAL:
             out[f"{kind}_median_months"] = self._km_months(kind)
+        for slug in DAY_SHOWN:
+            found = day_endpoint(slug)
+            assert found is not None
+            out[slug] = self._day_metric(*found)
         return {slug: out[slug] for slug in METRICS}
 
 

@@ -100,7 +100,9 @@ def test_quiet_run_ledger_gives_all_four_fractions() -> None:
 @pytest.mark.parametrize("seed", ["0", "3"])
 def test_run_json_decisions(seed: str) -> None:
     decisions = run_json("cart19-be-02", "--seed", seed)["decisions"]
-    assert in_order(list(dict.fromkeys(d["fraction"] for d in decisions)))
+    checked = list(dict.fromkeys(d["fraction"] for d in decisions))
+    assert checked[0] == "LD"  # lymphodepletion's own gate comes first
+    assert in_order(checked[1:])
     for d in decisions:
         assert {"time_h", "fraction", "action", "rule", "reason"} <= set(d)
         assert d["action"] in ACTIONS
@@ -448,7 +450,10 @@ def test_scenario_age_override_re_runs_the_scenario_checks(tmp_path: Path) -> No
     young = invoke("run", str(scenario), "--age", "9")
     assert young.exit_code == 2
     assert_clean(young)
-    assert "CAPD" in young.output
+    assert "eligibility.age_y" in young.output  # cart19-be-02 is for adults
+    forced = invoke("run", str(scenario), "--age", "9", "--force")
+    assert forced.exit_code == 2  # --force waives eligibility only, not the other checks
+    assert "CAPD" in forced.output
 
 
 def test_events_with_an_unknown_suffix_is_a_clean_error(tmp_path: Path) -> None:

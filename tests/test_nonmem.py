@@ -69,7 +69,7 @@ def test_repeat_doses_are_dose_records_too() -> None:
     result = run_target("car-dli-gvhd")
     rows = nonmem_rows(result, 9)
     assert [(r["DOSENO"], r["REPEAT"], r["FRAC"]) for r in rows] == [(1, 0, 1), (2, 1, 1)]
-    assert [r["TIME"] for r in rows] == [0.0, 2160.0]
+    assert [r["TIME"] for r in rows] == [0.0, 2328.0]  # R1 a week after the day-90 relapse
     assert {r["ID"] for r in rows} == {9}
 
 

@@ -16,15 +16,16 @@ import typer
 
 from sim.commands.common import (
     AsJson,
+    CohortPopulation,
     CohortSeed,
     Csv,
     Fix,
     Params,
     Patients,
-    Population,
     Quiet,
     Scheduler,
     Workers,
+    cohort_population,
     cohort_setup,
     console,
     guarded,
@@ -151,7 +152,7 @@ def _emit(data: dict[str, Any], as_json: bool, csv: Path | None, record: dict[st
 def _cohort_command(
     targets: list[str],
     patients: int,
-    population: str,
+    population: str | None,
     seed: int,
     fix: list[str] | None,
     params: Path | None,
@@ -167,8 +168,8 @@ def _cohort_command(
     from sim.spec.load import load_protocol
 
     def work() -> tuple[dict[str, Any], dict[str, Any]]:
-        setup = cohort_setup(population, seed, fix, params)
         loaded = [load_protocol(t) for t in targets]
+        setup = cohort_setup(cohort_population(loaded, population), seed, fix, params)
         run = _run(loaded, setup, patients, workers, scheduler, patients_out, events_out, quiet)
         return run.to_json(timing=timing), _provenance(setup, loaded, patients)
 
@@ -181,7 +182,7 @@ def register(app: typer.Typer) -> None:
     def cohort(
         protocol: Annotated[str, typer.Argument(help="built-in protocol id or file")],
         patients: Patients = 1000,
-        population: Population = "adult-rr-ball",
+        population: CohortPopulation = None,
         seed: CohortSeed = 0,
         fix: Fix = None,
         params: Params = None,
@@ -204,7 +205,7 @@ def register(app: typer.Typer) -> None:
     def compare_cmd(
         protocols: Annotated[list[str], typer.Argument(help="two or more protocols")],
         patients: Patients = 1000,
-        population: Population = "adult-rr-ball",
+        population: CohortPopulation = None,
         seed: CohortSeed = 0,
         fix: Fix = None,
         params: Params = None,
@@ -235,7 +236,7 @@ def register(app: typer.Typer) -> None:
             ),
         ],
         patients: Patients = 1000,
-        population: Population = "adult-rr-ball",
+        population: CohortPopulation = None,
         seed: CohortSeed = 0,
         fix: Fix = None,
         params: Params = None,
@@ -253,7 +254,7 @@ def register(app: typer.Typer) -> None:
         def work() -> dict[str, Any]:
             grid = sweep_grid(settings)
             loaded = [load_variant(protocol, s) for s in grid]
-            setup = cohort_setup(population, seed, fix, params)
+            setup = cohort_setup(cohort_population(loaded[:1], population), seed, fix, params)
             run = _run(loaded, setup, patients, workers, scheduler, None, None, quiet)
             return sweep_json(run.to_json(timing=timing), [variant_label(s) for s in grid])
 

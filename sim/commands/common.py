@@ -66,11 +66,49 @@ PatientIndex = Annotated[
         "--seed and --population, run exactly as the cohort commands run it (to day 760)",
     ),
 ]
+OnePopulation = Annotated[
+    str | None,
+    typer.Option(
+        "--population",
+        help="draw the patient from this population (default: the protocol's own; "
+        "adult-rr-ball, paediatric-ya-ball, post-allo-relapse or cns-relapse)",
+    ),
+]
+Force = Annotated[
+    bool,
+    typer.Option("--force", help="run a patient outside the protocol's eligibility limits"),
+]
+
+
+def cohort_population(protocols: list[Any], population: str | None) -> str:
+    """The population of a cohort of ``protocols`` (LoadedProtocol): ``population`` when
+    given, else the one the protocols declare (they must agree: every arm of a comparison
+    runs the same virtual patients)."""
+    from sim.spec.eligibility import protocol_population
+
+    if population is not None:
+        return population
+    declared = {p.protocol.id: protocol_population(p.protocol) for p in protocols}
+    if len(set(declared.values())) > 1:
+        raise InputError.single(
+            "--population",
+            "the protocols declare different populations ("
+            + ", ".join(f"{k}: {v}" for k, v in declared.items())
+            + "); choose one with --population",
+        )
+    return next(iter(declared.values()))
+
+
 Patients = Annotated[
     int, typer.Option("--patients", min=1, max=MAX_PATIENTS, help="virtual patients per arm")
 ]
-Population = Annotated[
-    str, typer.Option(help="adult-rr-ball, paediatric-ya-ball, post-allo-relapse or cns-relapse")
+CohortPopulation = Annotated[
+    str | None,
+    typer.Option(
+        "--population",
+        help="adult-rr-ball, paediatric-ya-ball, post-allo-relapse or cns-relapse (default: "
+        "the population the protocols declare; they must agree)",
+    ),
 ]
 Fix = Annotated[
     list[str] | None,
@@ -87,7 +125,7 @@ class CohortPatient:
     """--patient N with the options that say which cohort it belongs to."""
 
     index: int
-    population: str
+    population: str | None  # None: the protocol's own
     fix: list[str] | None = None
     params: Path | None = None
 
@@ -99,11 +137,14 @@ def run_target_cli(
     height: float | None,
     age: float | None,
     blasts: float | None,
+    population: str | None = None,
+    force: bool = False,
     cohort: CohortPatient | None = None,
 ) -> Any:
     """The one run of ``run``, ``explain``, ``plot`` and ``report``: the target as a
-    scenario or as virtual patient 0 (covariates changed by --weight etc.), or, with
-    ``cohort`` (--patient N), virtual patient N of that cohort."""
+    scenario or as virtual patient 0 of ``population`` (default: the protocol's own;
+    covariates changed by --weight etc.; refused outside the protocol's eligibility unless
+    ``force``), or, with ``cohort`` (--patient N), virtual patient N of that cohort."""
     from sim.targets import run_cohort_patient, run_target
 
     overrides = {
@@ -114,9 +155,16 @@ def run_target_cli(
     }
     options = {"--weight": weight, "--height": height, "--age": age, "--blasts": blasts}
     if cohort is None:
-        return guarded(lambda: run_target(target, seed=seed, overrides=overrides))
+        return guarded(
+            lambda: run_target(
+                target, seed=seed, overrides=overrides, population=population, force=force
+            )
+        )
 
     def patient_n() -> Any:
+        from sim.spec.eligibility import protocol_population
+        from sim.spec.load import LoadedProtocol, load_target
+
         given = [option for option, value in options.items() if value is not None]
         if given:
             raise InputError.single(
@@ -124,24 +172,32 @@ def run_target_cli(
                 "sets a covariate of patient 0's run; --patient N is drawn as in the cohort "
                 "(fix a covariate with --fix NAME=VALUE)",
             )
-        setup = cohort_setup(cohort.population, seed or 0, cohort.fix, cohort.params)
+        pop = cohort.population
+        if pop is None:
+            loaded = load_target(target)
+            if isinstance(loaded, LoadedProtocol):
+                pop = protocol_population(loaded.protocol)
+        setup = cohort_setup(pop or DEFAULT_POPULATION, seed or 0, cohort.fix, cohort.params)
         return run_cohort_patient(target, setup, cohort.index)
 
     return guarded(patient_n)
 
 
 def cohort_patient(
-    index: int | None, population: str, fix: list[str] | None = None, params: Path | None = None
+    index: int | None,
+    population: str | None,
+    fix: list[str] | None = None,
+    params: Path | None = None,
 ) -> CohortPatient | None:
-    """``--patient`` and its cohort options; without --patient these options are refused
-    (one run is virtual patient 0 of the default population, or a scenario's patient)."""
+    """``--patient`` and its cohort options; without --patient, --fix and --params are
+    refused (one run is virtual patient 0 of its population, or a scenario's patient)."""
     if index is not None:
         return CohortPatient(index, population, fix, params)
 
     def refuse_cohort_options() -> None:
-        if fix or params is not None or population != DEFAULT_POPULATION:
+        if fix or params is not None:
             raise InputError.single(
-                "--fix/--params/--population",
+                "--fix/--params",
                 "choose the cohort of --patient N (add it); a single run takes --weight, "
                 "--height, --age, --blasts",
             )

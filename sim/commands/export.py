@@ -7,7 +7,15 @@ from typing import Annotated, Any
 
 import typer
 
-from sim.commands.common import PatientIndex, Population, Quiet, Seed, Target, guarded
+from sim.commands.common import (
+    Force,
+    OnePopulation,
+    PatientIndex,
+    Quiet,
+    Seed,
+    Target,
+    guarded,
+)
 
 Format = Annotated[
     str,
@@ -35,7 +43,8 @@ def export(
     output: Output,
     seed: Seed = None,
     patients: ExportPatients = None,
-    population: Population = "adult-rr-ball",
+    population: OnePopulation = None,
+    force: Force = False,
     patient: PatientIndex = None,
     quiet: Quiet = False,
 ) -> None:
@@ -58,6 +67,7 @@ def export(
                 patients=patients,
                 population=population,
                 patient=patient,
+                force=force,
                 progress=advance,
             )
 

@@ -15,16 +15,19 @@ from sim.commands.common import (
     Age,
     AsJson,
     Blasts,
+    CohortPopulation,
     Fix,
+    Force,
     Height,
+    OnePopulation,
     Params,
     PatientIndex,
-    Population,
     Quiet,
     Scheduler,
     Weight,
     Workers,
     cohort_patient,
+    cohort_population,
     cohort_setup,
     console,
     guarded,
@@ -104,12 +107,12 @@ def _one_patient_only(**given: Any) -> None:
         )
 
 
-def _no_fix_for_one(fix: list[str] | None, params: Path | None, population: str) -> None:
-    if fix or params is not None or population != "adult-rr-ball":
+def _no_fix_for_one(fix: list[str] | None, params: Path | None) -> None:
+    if fix or params is not None:
         raise InputError.single(
-            "--fix/--params/--population",
+            "--fix/--params",
             "apply to cohorts (add --patients N); one patient's run takes --weight, --height, "
-            "--age, --blasts",
+            "--age, --blasts, --population",
         )
 
 
@@ -118,7 +121,7 @@ def paths(
     patients: Annotated[
         int, typer.Option("--patients", min=1, max=10_000_000, help="virtual patients")
     ] = 1000,
-    population: Population = "adult-rr-ball",
+    population: CohortPopulation = None,
     seed: Annotated[int, typer.Option(help="root seed")] = 0,
     fix: Fix = None,
     params: Params = None,
@@ -138,16 +141,17 @@ def paths(
     from sim.report.progress import progress_bar
     from sim.report.trace import dumps
 
-    def work() -> tuple[Any, Any, Any]:
-        setup = cohort_setup(population, seed, fix, params)
+    def work() -> tuple[Any, Any, tuple[str, Any]]:
         (loaded,) = _protocols([protocol])
+        pop = cohort_population([loaded], population)
+        setup = cohort_setup(pop, seed, fix, params)
         with progress_bar(patients, "paths", enabled=not quiet) as advance:
             run = compare([loaded], setup, patients, advance, workers=workers, scheduler=scheduler)
         arm = run.total.arms[0]
         fractions = [f.id for f in loaded.protocol.fractions]
-        return loaded, path_tree(arm.paths, patients, fractions), arm.crs_before
+        return loaded, path_tree(arm.paths, patients, fractions), (pop, arm.crs_before)
 
-    loaded, tree, crs_before = guarded(work)
+    loaded, tree, (population, crs_before) = guarded(work)
     if as_json:
         typer.echo(
             dumps(
@@ -187,7 +191,7 @@ def plot(
     output: Output,
     patients: OptionalPatients = None,
     seed: AnySeed = None,
-    population: Population = "adult-rr-ball",
+    population: OnePopulation = None,
     fix: Fix = None,
     params: Params = None,
     figure: Figure = "all",
@@ -198,6 +202,7 @@ def plot(
     blasts: Blasts = None,
     patient: PatientIndex = None,
     quiet: Quiet = False,
+    force: Force = False,
 ) -> None:
     """Plot one patient's timeline, or a cohort's swimmer, survival and dose plots.
 
@@ -216,11 +221,13 @@ def plot(
             from sim.plots.timeline import timeline_figure
 
             if patient is None:
-                _no_fix_for_one(fix, params, population)
+                _no_fix_for_one(fix, params)
             cohort = cohort_patient(patient, population, fix, params)
             if figure != "all":
                 raise InputError.single("--figure", "applies to cohort plots (add --patients N)")
-            result = run_target_cli(targets[0], seed, weight, height, age, blasts, cohort)
+            result = run_target_cli(
+                targets[0], seed, weight, height, age, blasts, population, force, cohort
+            )
             return timeline_figure(result, until_day=until_day)
 
         fig = guarded(one)
@@ -234,8 +241,8 @@ def plot(
                 raise InputError.single("--figure", f"'{figure}': use one of {', '.join(FIGURES)}")
             from sim.report.progress import progress_bar
 
-            setup = cohort_setup(population, seed or 0, fix, params)
             loaded = _protocols(targets)
+            setup = cohort_setup(cohort_population(loaded, population), seed or 0, fix, params)
             with progress_bar(len(loaded) * n, "plot", enabled=not quiet) as advance:
                 arms = run_arms(loaded, setup, n, progress=advance)
             return _cohort_plot(figure, arms)
@@ -268,7 +275,7 @@ def report(
     output: Output,
     patients: OptionalPatients = None,
     seed: AnySeed = None,
-    population: Population = "adult-rr-ball",
+    population: OnePopulation = None,
     fix: Fix = None,
     params: Params = None,
     weight: Weight = None,
@@ -277,6 +284,7 @@ def report(
     blasts: Blasts = None,
     patient: PatientIndex = None,
     quiet: Quiet = False,
+    force: Force = False,
 ) -> None:
     """Write one self-contained HTML report (opens offline, no network requests).
 
@@ -299,9 +307,11 @@ def report(
 
         def one() -> str:
             if patient is None:
-                _no_fix_for_one(fix, params, population)
+                _no_fix_for_one(fix, params)
             cohort = cohort_patient(patient, population, fix, params)
-            result = run_target_cli(targets[0], seed, weight, height, age, blasts, cohort)
+            result = run_target_cli(
+                targets[0], seed, weight, height, age, blasts, population, force, cohort
+            )
             return run_report(result)
 
         text = guarded(one)
@@ -311,8 +321,8 @@ def report(
             _one_patient_only(weight=weight, height=height, age=age, blasts=blasts)
             from sim.report.progress import progress_bar
 
-            setup = cohort_setup(population, seed or 0, fix, params)
             loaded = _protocols(targets)
+            setup = cohort_setup(cohort_population(loaded, population), seed or 0, fix, params)
             steps = cohort_report_steps(len(loaded), n)
             with progress_bar(steps, "report", enabled=not quiet) as advance:
                 return cohort_report(loaded, setup, n, advance)

@@ -31,6 +31,8 @@ def follow_up(c: Course) -> Generator[Any, Any, None]:
         items.append(
             (c.day_start_h(fu.response_day) + fu.visit_hour, 1, "assessment", fu.response_day)
         )
+    for day in fu.assessment_days:
+        items.append((c.day_start_h(day) + fu.visit_hour, 1, "assessment", day))
     for i, proc in enumerate(p.procedures):
         if proc.day >= anchor:
             items.append((c.day_start_h(proc.day) + proc.hour, 2, "procedure", i))
@@ -56,6 +58,7 @@ def follow_up(c: Course) -> Generator[Any, Any, None]:
             c.record(
                 "assessment",
                 assessment_day=payload,
+                primary=payload == fu.response_day,
                 response=response,
                 in_remission=state["in_remission"],
                 mrd_positive=state["mrd_positive"],

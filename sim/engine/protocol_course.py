@@ -27,26 +27,39 @@ from typing import Any
 from sim.dosing import ld_doses, plan_doses
 from sim.engine.clock import DECIDE
 from sim.engine.course import Course
-from sim.engine.infusion import Attempt, GuardResult, Process, attempt_dose
+from sim.engine.infusion import (
+    LD_VALIDITY_RULE,
+    Attempt,
+    GuardResult,
+    Process,
+    attempt_dose,
+    gate_until_decided,
+    record_resume,
+)
 from sim.engine.repeat_dosing import repeat_course
-from sim.spec.checks import gate_rules
-from sim.spec.protocol import Lymphodepletion
+from sim.spec.checks import LD_LABEL, gate_rules
+from sim.spec.protocol import GateRule, Lymphodepletion
 from sim.spec.scenario import Patient
 
 
 class LdCourse:
     """Bookkeeping of lymphodepletion courses given so far."""
 
-    def __init__(self, ld: Lymphodepletion, anchor_day: int) -> None:
+    def __init__(self, ld: Lymphodepletion, anchor_day: int, rules: list[GateRule]) -> None:
         self.ld = ld
+        self.rules = rules
         days = sorted({d for drug in ld.drugs for d in drug.days})
         self.first_day, self.last_day = days[0], days[-1]
         self.gap_days = anchor_day - self.last_day  # last LD day to first infusion
         self.courses = 0
         self.last_sim_day = self.last_day  # sim-calendar day of the last LD dose given
+        self.held_days = 0  # whole days the LD gate moved the courses so far
 
     def give(self, c: Course, offset_days: int, patient: Patient) -> Process:
-        """Give one LD course, shifted by ``offset_days`` from the planned days."""
+        """Give one LD course, shifted by ``offset_days`` from the planned days; returns
+        False if the LD gate stopped the protocol. Before each dose time the gate is
+        checked; a hold moves the rest of the course (and the first infusion) by whole
+        days, so each drug keeps its hour."""
         self.courses += 1
         bsa, doses = ld_doses(self.ld, patient)
         items = sorted(
@@ -54,8 +67,46 @@ class LdCourse:
             for i, drug in enumerate(self.ld.drugs)
             for day in drug.days
         )
+        checked_at: float | None = None
+        moved = 0
         for sim_day, hour, i in items:
-            yield c.until(sim_day * 24.0 + hour, DECIDE)
+            at = (sim_day + moved) * 24.0 + hour
+            while self.rules and checked_at != at:
+                yield c.until(at, DECIDE)
+                decided = yield from gate_until_decided(c, LD_LABEL, self.rules)
+                assert decided is not None
+                if decided.action != "give":  # stop (a delay that ran out stops too)
+                    rule = decided.rule.name if decided.rule is not None else "ld-gate"
+                    c.record(
+                        "gate",
+                        fraction=LD_LABEL,
+                        action="stop",
+                        rule=rule,
+                        reason=decided.reason,
+                        fired=decided.fired,
+                        state=decided.seen,
+                    )
+                    c.record("stop", fraction=LD_LABEL, rule=rule, reason=decided.reason)
+                    return False
+                c.record(
+                    "gate",
+                    fraction=LD_LABEL,
+                    action="give",
+                    rule=None,
+                    reason=decided.reason,
+                    fired=decided.fired,
+                    state=decided.seen,
+                )
+                if decided.hold is not None:
+                    record_resume(c, LD_LABEL, decided.hold)
+                    days = math.ceil((c.now - at) / 24.0 - 1e-9)
+                    moved += days
+                    self.held_days += days
+                    at += days * 24.0
+                    if at > c.now + 1e-9:
+                        continue  # cleared between dose hours: check again at the next one
+                checked_at = at
+            yield c.until(at, DECIDE)
             dose = doses[i]
             c.ld_given = True
             c.record(
@@ -67,7 +118,8 @@ class LdCourse:
                 mg=round(dose.mg, 2),
                 course=self.courses,
             )
-        self.last_sim_day = self.last_day + offset_days
+        self.last_sim_day = self.last_day + offset_days + moved
+        return True
 
 
 def protocol_course(c: Course) -> Generator[Any, Any, str]:
@@ -110,9 +162,26 @@ def protocol_course(c: Course) -> Generator[Any, Any, str]:
             done=done,
             reason=proc.note or (str(proc.when) if proc.when else "planned"),
         )
-    ld = LdCourse(p.lymphodepletion, anchor) if p.lymphodepletion else None
-    if ld is not None:
-        yield from ld.give(c, 0, c.patient)
+
+    def stop_before_any_dose(reason: str) -> str:
+        for rest, rest_plan in zip(p.fractions, choice.fractions, strict=True):
+            c.record(
+                "not_given",
+                fraction=rest.id,
+                cells=rest_plan.cells,
+                cells_per_kg=rest_plan.cells / c.patient.weight_kg,
+                reason=f"protocol stopped: {reason}",
+            )
+        return "stopped"
+
+    ld = None
+    if p.lymphodepletion is not None:
+        rules = gate_rules(p, p.lymphodepletion.use_gate, p.lymphodepletion.gate)
+        ld = LdCourse(p.lymphodepletion, anchor, rules)
+        if not (yield from ld.give(c, 0, c.patient)):
+            return stop_before_any_dose("the lymphodepletion gate stopped the protocol")
+        # a held course moves the first infusion with it (the same gap after the last LD day)
+        c.shift_days = ld.held_days
 
     def ld_guard() -> Generator[Any, Any, GuardResult]:
         if ld is None or ld.ld.validity is None or c.first_infusion_h is not None:
@@ -140,16 +209,17 @@ def protocol_course(c: Course) -> Generator[Any, Any, str]:
             "gate",
             fraction=label,
             action="delay" if repeat else "stop",
-            rule="ld-validity",
+            rule=LD_VALIDITY_RULE,
             reason=reason,
-            fired=("ld-validity",),
+            fired=(LD_VALIDITY_RULE,),
             state={"days_since_ld": since},
         )
         if not repeat:
-            c.record("stop", fraction=label, rule="ld-validity", reason=reason)
+            c.record("stop", fraction=label, rule=LD_VALIDITY_RULE, reason=reason)
             return ("stop", None)
         offset = today + 1 - ld.first_day
-        yield from ld.give(c, offset, c.patient)
+        if not (yield from ld.give(c, offset, c.patient)):
+            return ("stop", None)
         c.shift_days = ld.last_sim_day + ld.gap_days - anchor
         hour = p.fractions[0].hour if p.fractions[0].hour is not None else p.calendar.infusion_hour
         return ("restart", (ld.last_sim_day + ld.gap_days) * 24.0 + hour)

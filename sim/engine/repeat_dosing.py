@@ -1,14 +1,16 @@
 """Repeat dosing (e.g. CAR-DLI for relapse) as part of the protocol process.
 
 The phase waits until ``earliest_day`` and until its ``trigger`` holds (re-checked at
-every state change), then gives doses from the ``ladder``: repeat n gets ladder rung n
-(the last rung once the ladder runs out), at least ``min_interval_days`` after the
-previous repeat dose. Before each dose the ``stop_when`` conditions are checked (e.g.
-response, GVHD), then that the trigger still holds (no escalation without disease),
-then the gate; while a gate holds the dose, every re-check first checks the stop
-conditions and the trigger again (a response during a hold ends the phase). A
-``reduce`` steps down to the next lower rung that has fewer cells. The phase ends after
-``max_doses`` attempts, or when a stop condition, a cleared trigger or a gate stops it.
+every state change), then, ``confirm_days`` later (time to confirm a relapse on a
+marrow examination; the trigger must still hold), gives doses from the ``ladder``:
+repeat n gets ladder rung n (the last rung once the ladder runs out), at least
+``min_interval_days`` after the previous repeat dose. Before each dose the
+``stop_when`` conditions are checked (e.g. response, GVHD), then that the trigger still
+holds (no escalation without disease), then the gate; while a gate holds the dose,
+every re-check first checks the stop conditions and the trigger again (a response
+during a hold ends the phase). A ``reduce`` steps down to the next lower rung that has
+fewer cells. The phase ends after ``max_doses`` attempts, or when a stop condition, a
+cleared trigger or a gate stops it.
 """
 
 from __future__ import annotations
@@ -31,7 +33,11 @@ def repeat_course(c: Course) -> Generator[Any, Any, str]:
     while not rep.trigger(c.view()):
         yield c.state_changed()
         yield c.until(c.now, DECIDE)  # let every change at this instant land first
-    c.record("repeat_phase", status="started", reason=f"trigger met: {rep.trigger}")
+    started = f"trigger met: {rep.trigger}"
+    if rep.confirm_days:
+        started += f"; the first repeat dose waits {rep.confirm_days:g} days to confirm it"
+    c.record("repeat_phase", status="started", reason=started)
+    confirmed_h = c.now + rep.confirm_days * 24.0
     rules = gate_rules(p, rep.use_gate, rep.gate)
     hour = rep.hour if rep.hour is not None else p.calendar.infusion_hour
     weight = c.patient.weight_kg
@@ -40,8 +46,8 @@ def repeat_course(c: Course) -> Generator[Any, Any, str]:
     ended: list[str] = []  # why a guard ended a held dose
     for n in range(1, rep.max_doses + 1):
         if last_h is None:
-            earliest = c.day_start_h(c.study_day()) + hour
-            if earliest < c.now:
+            earliest = c.day_start_h(c.study_day(confirmed_h)) + hour
+            if earliest < confirmed_h:
                 earliest += 24.0  # the next day at the dosing hour
         else:
             earliest = last_h + rep.min_interval_days * 24.0
@@ -107,6 +113,6 @@ def _no_longer_wanted(c: Course, n: int) -> str | None:
     stop = next((s for s in rep.stop_when if s.when(view)), None)
     if stop is not None:
         return f"{stop.reason} ({stop.when})"
-    if n > 1 and not rep.trigger(view):
+    if (n > 1 or rep.confirm_days) and not rep.trigger(view):
         return f"trigger no longer met ({rep.trigger}): no further escalation"
     return None

@@ -1,9 +1,10 @@
 """The event log as a tidy table: one row per event, one column per field.
 
 Every field an :class:`~sim.records.Event` carries has a column of its own (a field that
-a kind of event does not have is missing in its row). Two fields are structured and are
+a kind of event does not have is missing in its row). Three fields are structured and are
 stored as JSON text: a gate's ``fired`` (the rules that fired) and ``state`` (the values
-the gate read). ``old``/``new`` of a state change are numbers (true/false as 1/0).
+the gate read), and a resume's ``held_by`` (hours per rule). ``old``/``new`` of a state
+change are numbers (true/false as 1/0).
 
 The column order is fixed by :data:`EVENT_COLUMNS`; ``docs/exports.md`` documents them.
 A field that is not listed is an error, so that a new event field cannot silently go
@@ -45,6 +46,7 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     Column("fired", "str", "gate: JSON list of the rules whose condition held"),
     Column("state", "str", "gate: JSON object of the values the gate read"),
     Column("held_h", "float", "resume: hours the fraction was held"),
+    Column("held_by", "str", "resume: JSON object of the hours each rule held it"),
     Column("drug", "str", "ld_dose: drug"),
     Column("mg_per_m2", "float", "ld_dose: prescribed dose, mg/m2"),
     Column("bsa_m2", "float", "ld_dose: body surface area used, m2"),
@@ -65,6 +67,7 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     Column("crs_grade", "int", "visit: CRS grade (ASTCT) at the visit"),
     Column("icans_grade", "int", "visit: ICANS grade (ASTCT) at the visit"),
     Column("assessment_day", "int", "assessment: scheduled study day"),
+    Column("primary", "bool", "assessment: the protocol's main one (follow_up.response_day)"),
     Column("response", "str", "assessment: response"),
     Column("in_remission", "bool", "assessment: in remission"),
     Column("mrd_positive", "bool", "assessment: MRD positive"),
@@ -89,7 +92,7 @@ EVENT_COLUMNS: tuple[Column, ...] = (
 
 # event field -> column, where the two differ
 _RENAMED = {"name": "procedure"}
-_JSON_FIELDS = frozenset({"fired", "state"})
+_JSON_FIELDS = frozenset({"fired", "state", "held_by"})
 _NUMERIC_STATE = frozenset({"old", "new"})
 _IDENTITY = frozenset({"patient", "protocol", "time_h", "day", "kind"})
 _COLUMN_NAMES = frozenset(c.name for c in EVENT_COLUMNS)

@@ -6,6 +6,7 @@ A row is the patient's covariates and the outcomes derived from their event log 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, overload
 
@@ -48,6 +49,19 @@ OUTCOME_COLUMNS: tuple[Column, ...] = (
     Column("efs_event", "bool", "EFS event (relapse, death, no remission); false = censored"),
     Column("os_days", "float", "overall survival time from the first infusion, days"),
     Column("os_event", "bool", "death; false = censored"),
+    Column("overall_response", "bool", "complete remission at any response assessment"),
+    Column("cr_at", "str", "JSON object: response assessment day -> in complete remission"),
+    Column(
+        "rfs_days", "float", "relapse-free survival from the main assessment, days (responders)"
+    ),
+    Column("rfs_event", "bool", "RFS event (relapse or death); empty if not a responder"),
+    Column("nrm_day", "float", "day of a death with no relapse before it (non-relapse)"),
+    Column("relapse_day", "float", "days from the first infusion to relapse"),
+    Column("alive_end_day", "float", "end of follow-up of a patient alive at the end, days"),
+    Column("icans_onset_day", "float", "days from the first infusion to ICANS onset"),
+    Column("gvhd_grade1_day", "float", "days from the first infusion to GVHD grade >= I"),
+    Column("gvhd_grade2_day", "float", "days from the first infusion to GVHD grade >= II"),
+    Column("gvhd_grade3_day", "float", "days from the first infusion to GVHD grade >= III"),
     Column("peak_copies", "float", "expansion peak, copies/ug"),
     Column("peak_day", "float", "days from the first infusion to the expansion peak"),
     Column("auc_0_28", "float", "expansion AUC over days 0-28, copies/ug x day"),
@@ -121,4 +135,5 @@ def patient_row(
     row: dict[str, Any] = {"protocol": protocol_id, "patient": index}
     row.update((name, covariates[name]) for name in _COVARIATES)
     row.update((c.name, outcomes[c.name]) for c in OUTCOME_COLUMNS)
+    row["cr_at"] = json.dumps({str(k): v for k, v in sorted(outcomes["cr_at"].items())})
     return row

@@ -51,9 +51,17 @@ class ExportSummary:
 
 
 def _runs(
-    target: str, seed: int | None, patients: int | None, population: str, patient: int | None
+    target: str,
+    seed: int | None,
+    patients: int | None,
+    population: str | None,
+    patient: int | None,
+    force: bool = False,
 ) -> tuple[Iterator[tuple[int | None, RunResult]], dict[str, Any]]:
-    """The runs of ``target`` (lazily) and the provenance facts that describe them."""
+    """The runs of ``target`` (lazily) and the provenance facts that describe them.
+    ``population`` None: the protocol's own."""
+    from sim.spec.eligibility import protocol_population
+
     if patient is not None and patients is not None:
         raise InputError.single(
             "--patient", "exports one virtual patient; --patients N exports patients 0..N-1"
@@ -61,10 +69,10 @@ def _runs(
     if patients is None and patient is None:
         from sim.targets import run_target
 
-        result = run_target(target, seed=seed, population=population)
+        result = run_target(target, seed=seed, population=population, force=force)
         extra: dict[str, Any] = {"target": target, "scenario": result.scenario}
         if result.scenario is None:
-            extra["population"] = population
+            extra["population"] = population or protocol_population(result.protocol)
         facts = {
             "seed": result.seed,
             "protocols": [(result.protocol.id, result.protocol_hash)],
@@ -82,6 +90,7 @@ def _runs(
     from sim.cohort import CohortSetup, run_patient_result, virtual_patient
     from sim.model.parameters import load_parameters
 
+    population = population or protocol_population(loaded.protocol)
     setup = CohortSetup(population, 0 if seed is None else seed, params=load_parameters())
     virtual_patient(setup, 0)  # a bad population fails here, before any file is opened
     if patients is not None:
@@ -113,7 +122,8 @@ def export_target(
     *,
     seed: int | None = None,
     patients: int | None = None,
-    population: str = "adult-rr-ball",
+    population: str | None = None,
+    force: bool = False,
     command: str | None = None,
     patient: int | None = None,
     progress: Callable[[int], None] | None = None,
@@ -128,7 +138,7 @@ def export_target(
     option = "--output"
     table_format(output, option, accepted)  # a bad path fails before any simulation
     check_destination(output, option)
-    runs, facts = _runs(target, seed, patients, population, patient)
+    runs, facts = _runs(target, seed, patients, population, patient, force)
     record = provenance(
         command,
         seed=facts["seed"],

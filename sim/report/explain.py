@@ -13,6 +13,7 @@ from sim.engine.run import RunResult
 from sim.metrics import patient_metrics
 from sim.records import Event
 from sim.report.words import dose, duration, patient, when
+from sim.spec.checks import LD_LABEL
 
 NAMES = {
     "crs_grade": "CRS grade",
@@ -67,12 +68,36 @@ GLOSSARY = [
     " low blood pressure and low oxygen.",
     "ICANS: immune effector cell-associated neurotoxicity syndrome, graded 1-4 (ASTCT) from the"
     " ICE score, level of consciousness, seizures, motor weakness and brain swelling.",
-    "Gate: the rules checked before each fraction; the most severe action that fires wins"
+    "Gate: the rules checked before each fraction (and, where the protocol has one, before"
+    " each lymphodepletion dose); the most severe action that fires wins"
     " (stop > skip > delay > reduce > give).",
     "Hold (delay): the fraction waits and the gate is checked again later; the next fraction"
     " then counts its minimum interval from the fraction actually given.",
-    "Day 0: the day of the first CAR-T infusion; lymphodepletion comes on the days before.",
 ]
+
+
+CAPD_WORDS = (
+    "CAPD: in children under 12, ASTCT screens for ICANS with the Cornell Assessment of"
+    " Pediatric Delirium instead of the ICE score."
+)
+GVHD_WORDS = (
+    "GVHD grade: the overall acute GVHD grade I-IV (MAGIC; Harris 2016), from the stages of"
+    " skin, liver and gut; e.g. a rash over more than half the body with no liver or gut"
+    " involvement (skin stage 3) is grade II."
+)
+
+
+def day_words(anchor_day: int) -> str:
+    """The glossary line for the calendar's anchor (Penn numbered its first infusion Day 1)."""
+    if anchor_day == 0:
+        return (
+            "Day 0: the day of the first CAR-T infusion; lymphodepletion comes on the days before."
+        )
+    return (
+        f"Day {anchor_day}: the day of the first CAR-T infusion, numbered as the protocol's "
+        f"source numbers it; lymphodepletion comes on the days before (this calendar counts "
+        f"every day, so day 0 falls between day -1 and day 1)."
+    )
 
 
 def _value(v: Any) -> str:
@@ -109,7 +134,8 @@ def _line(e: Event, weight: float) -> str | None:
     if kind == "procedure":
         return f"{d['name']} ({d['procedure_kind']}): " + ("done" if d["done"] else d["reason"])
     if kind == "gate":
-        head = f"{d['fraction']} is checked against its gate; the gate saw {_state(d['state'])}."
+        what = "lymphodepletion" if d["fraction"] == LD_LABEL else d["fraction"]
+        head = f"{what} is checked against its gate; the gate saw {_state(d['state'])}."
         if d["action"] == "give":
             return f"{head} {d['reason'].capitalize()}: it is given."
         verbs = {
@@ -128,7 +154,12 @@ def _line(e: Event, weight: float) -> str | None:
             extra += f", at {d['dose_level']:.0%} of the planned dose"
         return f"{label} {d['fraction']} infused: {dose(d['cells_per_kg'], d['cells'])}{extra}."
     if kind == "resume":
-        return f"{d['fraction']} was held for {duration(d['held_h'])} in all."
+        by = d.get("held_by") or {}
+        parts = ", ".join(f"{duration(h)} for rule {rule}" for rule, h in by.items() if h > 0)
+        what = "lymphodepletion" if d["fraction"] == LD_LABEL else d["fraction"]
+        return f"{what} was held for {duration(d['held_h'])} in all" + (
+            f" ({parts})." if parts else "."
+        )
     if kind == "not_given":
         return (
             f"{d['fraction']} is not given ({dose(d['cells_per_kg'], d['cells'])}): {d['reason']}."
@@ -206,5 +237,10 @@ def explain_lines(result: RunResult) -> Iterator[str]:
     )
     yield ""
     yield "Words used:"
-    for text in GLOSSARY:
+    extra = [day_words(p.calendar.anchor_day)]
+    if pt.age_y < 12:
+        extra.append(CAPD_WORDS)
+    if p.product.kind == "allogeneic_donor":
+        extra.append(GVHD_WORDS)
+    for text in [*GLOSSARY, *extra]:
         yield f"  - {text}"

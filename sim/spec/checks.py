@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from sim.spec.eligibility import ineligible
 from sim.spec.protocol import DoseAmount, GateRule, Protocol
 from sim.spec.scenario import Scenario
 from sim.spec.variables import BASELINE
@@ -79,6 +80,7 @@ def check_protocol(p: Protocol) -> Iterator[Finding]:
                 )
             if len(set(drug.days)) != len(drug.days):
                 yield ("lymphodepletion", "drugs", i, "days"), "a day is listed twice"
+        yield from _check_ld_gate(p)
     for i, plan in enumerate(p.dose_selection):
         if plan.when is None and i != len(p.dose_selection) - 1:
             yield ("dose_selection", i, "when"), "only the last dose plan may leave out 'when'"
@@ -114,12 +116,56 @@ def check_protocol(p: Protocol) -> Iterator[Finding]:
             if amount.share is not None:
                 yield ("repeat_dosing", "ladder", j), "a repeat dose cannot be a share"
     fu = p.follow_up
-    last = max([*fu.visit_days, fu.response_day or 0])
+    if fu.response_day is not None and fu.response_day in fu.assessment_days:
+        yield (
+            ("follow_up", "assessment_days"),
+            f"day {fu.response_day} is already the response_day",
+        )
+    if len(set(fu.assessment_days)) != len(fu.assessment_days):
+        yield ("follow_up", "assessment_days"), "a day is listed twice"
+    last = max([*fu.visit_days, *fu.assessment_days, fu.response_day or 0])
     if fu.horizon_day < last:
         yield (
             ("follow_up", "horizon_day"),
             f"the horizon (day {fu.horizon_day}) ends before day {last} of the follow-up",
         )
+
+
+LD_LABEL = "LD"
+"""The label of lymphodepletion's gate events (a fraction may not use it)."""
+
+
+def _check_ld_gate(p: Protocol) -> Iterator[Finding]:
+    ld = p.lymphodepletion
+    assert ld is not None
+    if ld.use_gate is not None and ld.use_gate not in p.gates:
+        yield (
+            ("lymphodepletion", "use_gate"),
+            f"unknown gate '{ld.use_gate}'; defined gates: {', '.join(p.gates) or 'none'}",
+        )
+        return
+    if not (ld.use_gate or ld.gate):
+        return
+    shared = p.gates.get(ld.use_gate, []) if ld.use_gate else []
+    where: list[tuple[tuple[str | int, ...], GateRule]] = [
+        (("gates", ld.use_gate or "", j), r) for j, r in enumerate(shared)
+    ]
+    where += [(("lymphodepletion", "gate", j), r) for j, r in enumerate(ld.gate)]
+    for path, rule in where:
+        if rule.action not in ("delay", "stop"):
+            yield (
+                (*path, "action"),
+                f"a lymphodepletion gate can delay or stop, not '{rule.action}' "
+                "(there is no smaller LD dose or later fraction to fall back on)",
+            )
+        elif rule.action == "delay" and rule.on_timeout != "stop":
+            yield (
+                (*path, "on_timeout"),
+                "a held lymphodepletion course cannot be skipped: on_timeout is 'stop'",
+            )
+    for i, fr in enumerate(p.fractions):
+        if fr.id == LD_LABEL:
+            yield ("fractions", i, "id"), f"'{LD_LABEL}' names the lymphodepletion gate's events"
 
 
 def _check_dose(p: Protocol, dose: DoseAmount, path: tuple[str | int, ...]) -> Iterator[Finding]:
@@ -131,7 +177,12 @@ def _check_dose(p: Protocol, dose: DoseAmount, path: tuple[str | int, ...]) -> I
         yield (*path, "share"), "a share needs a planned_total (in the protocol or every dose plan)"
 
 
-def check_scenario(s: Scenario, p: Protocol) -> Iterator[Finding]:
+def check_scenario(s: Scenario, p: Protocol, *, eligibility: bool = True) -> Iterator[Finding]:
+    """Cross-checks of a scenario against its protocol; ``eligibility=False`` (``--force``)
+    leaves out the check that the patient is inside the protocol's eligibility limits."""
+    if eligibility:
+        for broken in ineligible(p, s.patient):
+            yield ("patient",), f"outside protocol '{p.id}' eligibility: {broken}"
     ids = {f.id for f in p.fractions} | {"first_infusion"}
     for i, ep in enumerate(s.episodes):
         if ep.start.after is not None and ep.start.after not in ids:

@@ -84,14 +84,6 @@ class LdValidity(Spec):
     max_repeats: Annotated[int, Field(ge=0, le=5)] = 1
 
 
-class Lymphodepletion(Spec):
-    regimen: Text
-    bsa_formula: Literal["mosteller", "dubois"] = "mosteller"
-    bsa_cap_m2: Annotated[float, Field(gt=0.1, le=4.0)] | None = None
-    drugs: list[Drug] = Field(min_length=1)
-    validity: LdValidity | None = None
-
-
 class DoseBand(Spec):
     """One weight band of a dose: the first band whose ``up_to_kg`` covers the weight."""
 
@@ -191,6 +183,31 @@ class GateRule(Spec):
         return self
 
 
+class Lymphodepletion(Spec):
+    """Lymphodepleting chemotherapy before the first infusion.
+
+    Its gate (``use_gate`` and/or ``gate``) is checked before each LD dose time of every
+    course, the first and any repeat: ``delay`` holds the rest of the course (it resumes at
+    the same hour on the first day the gate clears, and the first infusion moves with it),
+    ``stop`` ends the protocol before any CAR-T cells. Only ``delay`` (with ``on_timeout:
+    stop``) and ``stop`` apply. The gate's events are logged with fraction ``LD``.
+    """
+
+    regimen: Text
+    bsa_formula: Literal["mosteller", "dubois"] = "mosteller"
+    bsa_cap_m2: Annotated[float, Field(gt=0.1, le=4.0)] | None = None
+    drugs: list[Drug] = Field(min_length=1)
+    validity: LdValidity | None = None
+    use_gate: Slug | None = Field(
+        None, description="a shared gate from 'gates', checked before each LD dose"
+    )
+    gate: list[GateRule] = Field(
+        default_factory=list,
+        max_length=MAX_RULES,
+        description="rules checked before each LD dose (delay or stop only)",
+    )
+
+
 class Fraction(Spec):
     id: Slug
     label: Text | None = None
@@ -224,6 +241,12 @@ class RepeatDosing(Spec):
     earliest_day: StudyDay
     ladder: list[DoseAmount] = Field(min_length=1, description="dose of repeat 1, 2, ...")
     min_interval_days: Annotated[float, Field(gt=0, le=3650)]
+    confirm_days: Annotated[float, Field(ge=0, le=365)] = Field(
+        0.0,
+        description="days from the trigger first being met to the first repeat dose (time to "
+        "confirm relapse on a marrow examination and plan the dose); the trigger must "
+        "still hold then",
+    )
     max_doses: Annotated[int, Field(ge=1, le=20)]
     hour: Hour | None = None
     use_gate: Slug | None = Field(None, description="a shared gate from 'gates', checked first")
@@ -245,7 +268,13 @@ class Procedure(Spec):
 class FollowUp(Spec):
     visit_days: list[StudyDay] = Field(default_factory=list)
     visit_hour: Hour = 9.0
-    response_day: StudyDay | None = 28
+    response_day: StudyDay | None = Field(
+        28, description="the main response assessment (CR rate, EFS's no-remission event)"
+    )
+    assessment_days: list[StudyDay] = Field(
+        default_factory=list,
+        description="further response assessments, e.g. [100]: response at each is an endpoint",
+    )
     horizon_day: Annotated[int, Field(ge=1, le=36_500)]
 
 
@@ -303,6 +332,62 @@ class Management(Spec):
     anakinra_for_iec_hs: bool = True
 
 
+PatientFlag = Literal[
+    "cns_disease", "extramedullary_disease", "prior_allo_hct", "transplant_candidate"
+]
+"""The patient's yes/no baseline facts an eligibility rule may require or exclude."""
+
+
+class Limits(Spec):
+    """An inclusive range; either end may be left out."""
+
+    min: Annotated[float, Field(ge=0)] | None = None
+    max: Annotated[float, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _a_limit(self) -> Self:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}")
+        return self
+
+
+class Eligibility(Spec):
+    """Who the protocol admits: a patient outside any limit is refused (unless forced)."""
+
+    age_y: Limits | None = Field(None, description="age at enrolment, years (inclusive)")
+    weight_kg: Limits | None = Field(None, description="body weight, kg (inclusive)")
+    marrow_blasts_pct: Limits | None = Field(
+        None, description="bone-marrow blasts before lymphodepletion, % (inclusive)"
+    )
+    require: list[PatientFlag] = Field(
+        default_factory=list, description="disease status the patient must have"
+    )
+    exclude: list[PatientFlag] = Field(
+        default_factory=list, description="disease status that excludes the patient"
+    )
+
+    @model_validator(mode="after")
+    def _no_contradiction(self) -> Self:
+        both = sorted(set(self.require) & set(self.exclude))
+        if both:
+            raise ValueError(f"'{both[0]}' is both required and excluded")
+        return self
+
+
+class ProtocolPopulation(Spec):
+    """The patients a protocol is for: the virtual population one-patient runs draw from,
+    and the eligibility limits every run's patient is checked against."""
+
+    name: Slug = Field(
+        description="the virtual population: adult-rr-ball, paediatric-ya-ball, "
+        "post-allo-relapse or cns-relapse (the model's parameter file defines them)"
+    )
+    eligibility: Eligibility = Field(default_factory=lambda: Eligibility())
+    note: Text | None = Field(None, description="where the limits come from")
+
+
 class Protocol(Spec):
     """A CAR-T dosing protocol: the whole file."""
 
@@ -313,6 +398,9 @@ class Protocol(Spec):
     assumptions: list[Assumption] = Field(default_factory=list)
     product: Product
     management: Management = Field(default_factory=lambda: Management())
+    population: ProtocolPopulation | None = Field(
+        None, description="the protocol's population and eligibility (default: adult-rr-ball)"
+    )
     calendar: Calendar = Field(default_factory=lambda: Calendar())
     lymphodepletion: Lymphodepletion | None = None
     procedures: list[Procedure] = Field(default_factory=list)

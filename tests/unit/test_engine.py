@@ -369,3 +369,26 @@ def test_same_inputs_give_identical_events() -> None:
     a = run(gated([CRS_DELAY]), *eps)
     b = run(gated([CRS_DELAY]), *eps)
     assert a.events == b.events
+
+
+def test_confirm_days_delays_the_first_repeat_and_needs_the_trigger_still_met() -> None:
+    rep = {
+        "label": "DLI",
+        "trigger": "relapse",
+        "earliest_day": 28,
+        "ladder": [{"cells_per_kg": 1e6}],
+        "min_interval_days": 56,
+        "confirm_days": 7,
+        "max_doses": 1,
+    }
+    p = protocol(
+        fractions=[BASE_F1], repeat_dosing=rep, follow_up={"response_day": 28, "horizon_day": 365}
+    )
+    relapse = {"name": "relapse", "start": {"day": 60, "hour": 8}, "set": {"relapse": True}}
+    result = run(p, relapse)
+    (repeat,) = [e for e in kinds(result, "infusion") if e.data["phase"] == "repeat"]
+    assert repeat.time_h == 67 * 24 + 10  # day 60 08:00 + 7 days, at the dosing hour
+    gone = run(p, {**relapse, "hours": 72})  # not confirmed: gone before day 67
+    assert [e for e in kinds(gone, "infusion") if e.data["phase"] == "repeat"] == []
+    ended = [e for e in kinds(gone, "repeat_phase") if e.data["status"] == "ended"]
+    assert "trigger no longer met" in ended[0].data["reason"]

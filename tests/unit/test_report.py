@@ -60,3 +60,26 @@ def test_event_files(tmp_path: Path) -> None:
     assert {"time_h", "day", "kind", "fraction", "cells_per_kg"} <= set(table[0])
     assert [r["kind"] for r in table] == [e.kind for e in result.events]
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_glossary_numbers_the_first_infusion_as_the_protocol_does() -> None:
+    penn = list(explain_lines(run_target("penn-split")))  # Penn numbered it Day 1
+    assert any(line.startswith("  - Day 1: the day of the first CAR-T infusion") for line in penn)
+    assert not any("Day 0: the day of the first CAR-T infusion" in line for line in penn)
+    be02 = list(explain_lines(run_target("fractionated-no-toxicity")))
+    assert any(line.startswith("  - Day 0: the day of the first CAR-T infusion") for line in be02)
+
+
+def test_the_glossary_explains_capd_for_young_children_and_gvhd_for_donor_products() -> None:
+    child = "\n".join(explain_lines(run_target("single-dose-cns")))  # a 9-year-old
+    assert "Cornell Assessment of Pediatric Delirium" in child
+    assert "overall acute GVHD grade" not in child  # an autologous product
+    donor = "\n".join(explain_lines(run_target("car-dli-gvhd")))
+    assert "overall acute GVHD grade I-IV (MAGIC" in donor
+    assert "Cornell" not in donor  # a 43-year-old
+
+
+def test_worst_grades_are_printed_as_grades_not_floats() -> None:
+    console = Console(record=True, width=200)
+    print_schedule(run_target("car-dli-gvhd"), console)  # the script sets gvhd_grade: 2
+    assert "GVHD 2;" in console.export_text()

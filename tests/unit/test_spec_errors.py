@@ -100,7 +100,12 @@ TEXT_CASES: list[tuple[str, Callable[[str], str], str, str, int, str]] = [
     ),
     (
         "delay-without-recheck",
-        lambda t: replace_once(t, "      recheck_h: 24\n", ""),
+        lambda t: replace_once(
+            t,
+            "      recheck_h: 24\n      max_wait_h: 336\n      on_timeout: stop\n"
+            "      reason: active inf",
+            "      max_wait_h: 336\n      on_timeout: stop\n      reason: active inf",
+        ),
         "gates.safety[3]",
         "- name: infection",
         1,
@@ -476,7 +481,9 @@ def test_ice_score_for_a_child_under_12(tmp_path: Path) -> None:
     text = replace_once(SCENARIO, "  age_y: 40\n", "  age_y: 9\n")
     text = replace_once(text, "- set: {crs_grade: 2}", "- icans_signs: {ice_score: 6}")
     path = write(tmp_path, text, "scenario.yaml")
-    (problem,) = problems_of(path)
+    outside, problem = problems_of(path)  # a child in an adult protocol, and ICE under 12
+    assert outside.field == "patient"
+    assert "eligibility.age_y: age 9 y is below the minimum 18 y" in outside.message
     assert problem == Problem(
         str(path),
         line_of(text, "ice_score: 6"),
@@ -489,7 +496,7 @@ def test_ice_score_for_a_child_under_12_in_a_shorthand_episode(tmp_path: Path) -
     text = replace_once(SCENARIO, "  age_y: 40\n", "  age_y: 9\n")
     text = replace_once(text, "set: {active_infection: true}", "icans_signs: {ice_score: 6}")
     path = write(tmp_path, text, "scenario.yaml")
-    (problem,) = problems_of(path)
+    _, problem = problems_of(path)
     assert problem.field == "episodes[1].icans_signs.ice_score"
     assert problem.line == line_of(text, "ice_score: 6")
     assert problem.message.startswith("ASTCT grades ICANS in children under 12 with CAPD")
@@ -513,6 +520,9 @@ def test_capd_score_for_a_child_grades_icans(tmp_path: Path) -> None:
 def test_ice_score_for_a_12_year_old_is_fine(tmp_path: Path) -> None:
     text = replace_once(SCENARIO, "  age_y: 40\n", "  age_y: 12\n")
     text = replace_once(text, "- set: {crs_grade: 2}", "- icans_signs: {ice_score: 6}")
+    # a paediatric protocol (cart19-be-02 is for adults); it has no F2
+    text = replace_once(text, "protocol: cart19-be-02", "protocol: b019")
+    text = replace_once(text, "after: F2", "after: F1")
     assert isinstance(load_target(str(write(tmp_path, text))), LoadedScenario)
 
 

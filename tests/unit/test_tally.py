@@ -41,6 +41,17 @@ def _row(rng: random.Random) -> dict[str, Any]:
         "efs_event": rng.random() < 0.5,
         "os_days": rng.uniform(1, 760),
         "os_event": rng.random() < 0.3,
+        "overall_response": rng.random() < 0.75,
+        "cr_at": {28: rng.random() < 0.7, 100: rng.random() < 0.6},
+        "rfs_days": rng.uniform(1, 700) if rng.random() < 0.7 else None,
+        "rfs_event": rng.random() < 0.4,
+        "nrm_day": rng.uniform(1, 700) if rng.random() < 0.1 else None,
+        "relapse_day": rng.uniform(30, 700) if rng.random() < 0.3 else None,
+        "alive_end_day": 761.0 if rng.random() < 0.7 else None,
+        "icans_onset_day": rng.uniform(1, 20) if rng.random() < 0.3 else None,
+        "gvhd_grade1_day": rng.uniform(10, 200) if rng.random() < 0.3 else None,
+        "gvhd_grade2_day": rng.uniform(10, 200) if rng.random() < 0.1 else None,
+        "gvhd_grade3_day": rng.uniform(10, 200) if rng.random() < 0.03 else None,
     }
 
 
