@@ -71,7 +71,7 @@ class PatientState:
         self.baseline = baseline_values(patient)
         self.values: dict[str, Value] = dict(self.baseline)
         self._sources: dict[str, Contribution] = {}  # oldest contribution first
-        self._tocilizumab_at_last_dose = 0.0
+        self._tocilizumab_at_last_dose: Value = 0
 
     def __getitem__(self, name: str) -> Value:
         return self.values[name]
@@ -133,7 +133,7 @@ class PatientState:
             )
         new["fever"] = float(new["temperature_c"]) >= FEVER_THRESHOLD_C
         new["tocilizumab_since_last_dose"] = (
-            float(new["tocilizumab_doses"]) - self._tocilizumab_at_last_dose
+            new["tocilizumab_doses"] - self._tocilizumab_at_last_dose
         )
         for name in ("crs", "icans"):
             key = f"{name}_max_since_last_dose"
@@ -159,5 +159,5 @@ class PatientState:
         self.values["crs_max_since_last_dose"] = self.values["crs_grade"]
         self.values["icans_max_since_last_dose"] = self.values["icans_grade"]
         self.values["doses_given"] = int(self.values["doses_given"]) + 1
-        self._tocilizumab_at_last_dose = float(self.values["tocilizumab_doses"])
-        self.values["tocilizumab_since_last_dose"] = 0.0
+        self._tocilizumab_at_last_dose = self.values["tocilizumab_doses"]
+        self.values["tocilizumab_since_last_dose"] = 0

@@ -60,7 +60,7 @@ def treatment_timeline(
     timeline: Timeline = []
     for t in sorted(changes):
         values = {
-            "tocilizumab_doses": float(sum(1 for d, _ in tocilizumab if d <= t)),
+            "tocilizumab_doses": sum(1 for d, _ in tocilizumab if d <= t),
             "steroids_active": active(steroids, t),
             "anakinra_active": active(anakinra, t),
             "why": "; ".join(changes[t]),
