@@ -81,30 +81,34 @@ MARGIN = 0.25  # ... shrunk by this share of its half-width, so values are not l
 # values it currently holds. History (model version 1): hand-set values -> Nelder-Mead
 # (32/36 targets) -> ... -> a two-stage pattern search from the values below (328
 # evaluations, 36/36). Model version 2 (CRS onset in time, signs, treatment, products,
-# paired targets; issue 14) starts from version 1's fitted values, the onset parameters set
-# by hand so that ELIANA's median onset is near day 3, and the CD28 CRS shift at 0; its run
-# is recorded in the README.
+# paired targets; issue 14) started from version 1's fitted values, the onset parameters set
+# by hand so that ELIANA's median onset is near day 3, and the CD28 CRS shift at 0:
+# `--coarse-patients 200 --coarse-evaluations 120 --patients 500 --evaluations 40` (158
+# evaluations, loss 2727 -> 58.9, 42/44 targets at 2,000 patients: the two one-sided ones
+# missed, weighed too lightly). One-sided targets then got the out-of-interval penalty
+# too, and the shipped file is a second run from that fit's values (below); the command
+# and its figures are in the README.
 START: dict[tuple[str, str], float] = {
-    ("products.allogeneic_donor", "beta_factor"): 1.75365,
-    ("kinetics", "lloq_copies"): 243.429,
-    ("crs", "intercept"): -0.652782,
-    ("crs", "slope_burden"): 0.322064,
-    ("crs", "duration_median_days"): 10.565,
-    ("crs.onset", "log_rate_per_day"): -2.3,
-    ("crs.onset", "severity_slope"): 0.4,
-    ("crs.onset", "omega"): 0.6,
-    ("products.cd28", "crs_shift"): 0.0,
-    ("icans", "intercept"): -0.3,
+    ("products.allogeneic_donor", "beta_factor"): 1.84356,
+    ("kinetics", "lloq_copies"): 249.591,
+    ("crs", "intercept"): -0.727782,
+    ("crs", "slope_burden"): 0.122064,
+    ("crs", "duration_median_days"): 12.2748,
+    ("crs.onset", "log_rate_per_day"): -1.95,
+    ("crs.onset", "severity_slope"): 0.55,
+    ("crs.onset", "omega"): 0.313227,
+    ("products.cd28", "crs_shift"): 0.75,
+    ("icans", "intercept"): -0.95,
     ("iec_hs", "intercept"): -3.71983,
-    ("response", "intercept"): 3.23964,
-    ("response", "slope_peak"): 1.95923,
-    ("survival", "relapse_per_month"): 0.0220894,
+    ("response", "intercept"): 3.08964,
+    ("response", "slope_peak"): 1.80923,
+    ("survival", "relapse_per_month"): 0.0232219,
     ("survival", "relapse_slope_burden"): 0.338959,
-    ("survival", "relapse_slope_peak"): 0.5,
+    ("survival", "relapse_slope_peak"): 0.45,
     ("survival", "relapse_paediatric_factor"): 0.0205922,
-    ("survival", "death_after_progression_per_month"): 0.141919,
-    ("survival", "death_paediatric_factor"): 0.207703,
-    ("survival", "death_refractory_factor"): 3.7618,
+    ("survival", "death_after_progression_per_month"): 0.156845,
+    ("survival", "death_paediatric_factor"): 0.146366,
+    ("survival", "death_refractory_factor"): 2.78681,
     ("survival", "background_death_per_month"): 0.000688492,
 }
 
@@ -144,10 +148,18 @@ def loss(rows: list[dict[str, Any]]) -> float:
             margin = MARGIN * half
             outside = max(low + margin - value, value - high + margin, 0.0)
             total += OUTSIDE_PENALTY * (outside / half) ** 2
-        elif low is not None and value < low:
-            total += ((low - value) / max(abs(low) * 0.25, 1e-9)) ** 2
-        elif high is not None and value > high:
-            total += ((value - high) / max(abs(high) * 0.25, 1e-9)) ** 2
+        elif low is not None or high is not None:
+            # one-sided: a quarter of the limit is the scale; a value past the limit, or within
+            # the margin of it, weighs like a value outside a two-sided interval
+            limit = low if low is not None else high
+            assert limit is not None
+            scale = max(abs(limit) * 0.25, 0.02)
+            if low is not None:
+                short = limit + MARGIN * scale - value
+            else:
+                short = value - limit + MARGIN * scale
+            if short > 0:
+                total += (1 + OUTSIDE_PENALTY) * (short / scale) ** 2
     return total
 
 
