@@ -18,7 +18,7 @@ from sim.cohort import ChunkResult, CohortSetup, chunks
 from sim.errors import InputError
 from sim.model.parameters import ModelParameters
 from sim.spec.base import Spec
-from sim.spec.load import LoadedProtocol, _problems, _read, load_protocol
+from sim.spec.load import LoadedProtocol, _problems, _read, load_protocol, outside
 from sim.tally import METRICS
 
 DEFAULT_TARGETS = Path(__file__).resolve().parent.parent / "calibration" / "targets.yaml"
@@ -129,6 +129,9 @@ def calibrate(
         key = cohort_key(t)
         if key not in setups:
             if t.protocol not in protocols:
+                why = outside(t.protocol, base, "targets file")
+                if why is not None:  # no file elsewhere on the machine is read
+                    raise InputError.single(str(base), f"target {t.id}: protocol: {why}")
                 protocols[t.protocol] = load_protocol(t.protocol, base=base)
             setups[key] = CohortSetup(
                 population=t.population, seed=seed, fixed=key[2], params=params

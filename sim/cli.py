@@ -22,9 +22,11 @@ from sim.commands.common import (
     Seed,
     Target,
     Weight,
+    check_outputs,
     console,
     guarded,
     run_target_cli,
+    stop_on_signals,
 )
 from sim.errors import InputError
 
@@ -66,6 +68,7 @@ def run(
     from sim.report.schedule import print_schedule
     from sim.report.trace import dumps, run_json, write_events
 
+    guarded(lambda: check_outputs({"--events": events}, [target]))
     result = run_target_cli(target, seed, weight, height, age, blasts)
     if events is not None:
         guarded(lambda: write_events(result, events))
@@ -163,6 +166,7 @@ def main(
     ] = False,
 ) -> None:
     """cartsim: simulate CAR-T dosing protocols with toxicity gating."""
+    stop_on_signals()
 
 
 # Sub-commands that live in :mod:`sim.commands` (each module has ``register(app)``).

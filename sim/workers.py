@@ -30,7 +30,11 @@ MAX_WORKERS = 256
 
 
 def _ignore_sigint() -> None:
+    # Ctrl-C and a closed terminal reach the whole process group: only the parent acts on
+    # them. SIGTERM keeps its default action: it is how the parent stops its workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
 def _run_chunk(args: tuple[Any, ...]) -> ChunkResult:

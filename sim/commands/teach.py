@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sim.commands.common import (
+    SEED_MAX,
     Age,
     AsJson,
     Blasts,
+    CohortSeed,
     Fix,
     Height,
     Params,
@@ -23,6 +25,7 @@ from sim.commands.common import (
     Scheduler,
     Weight,
     Workers,
+    check_outputs,
     cohort_setup,
     console,
     guarded,
@@ -52,7 +55,11 @@ OptionalPatients = Annotated[
 ]
 AnySeed = Annotated[
     int | None,
-    typer.Option(help="seed (default: the scenario's, or 0; the root seed of a cohort)"),
+    typer.Option(
+        min=0,
+        max=SEED_MAX,
+        help="seed, 0 to 2**63-1 (default: the scenario's, or 0; the root seed of a cohort)",
+    ),
 ]
 UntilDay = Annotated[
     float | None, typer.Option("--until-day", help="timeline: show the run up to this day")
@@ -112,7 +119,7 @@ def paths(
         int, typer.Option("--patients", min=1, max=10_000_000, help="virtual patients")
     ] = 1000,
     population: Population = "adult-rr-ball",
-    seed: Annotated[int, typer.Option(help="root seed")] = 0,
+    seed: CohortSeed = 0,
     fix: Fix = None,
     params: Params = None,
     workers: Workers = 1,
@@ -190,7 +197,11 @@ def plot(
     """
     from sim.plots.files import figure_format, save_figure
 
-    guarded(lambda: figure_format(output))
+    def destination() -> None:
+        figure_format(output)
+        check_outputs({"-o": output}, [*targets, params])
+
+    guarded(destination)
     n = _cohort_size(targets, patients)
     if n is None:
 
@@ -200,10 +211,12 @@ def plot(
             _no_fix_for_one(fix, params, population)
             if figure != "all":
                 raise InputError.single("--figure", "applies to cohort plots (add --patients N)")
-            result = run_target_cli(targets[0], seed, weight, height, age, blasts)
-            return timeline_figure(result, until_day=until_day)
+            from sim.exports.events import run_provenance
 
-        fig = guarded(one)
+            result = run_target_cli(targets[0], seed, weight, height, age, blasts)
+            return timeline_figure(result, until_day=until_day), run_provenance(result)
+
+        fig, record = guarded(one)
     else:
 
         def cohort() -> Any:
@@ -212,12 +225,17 @@ def plot(
             _one_patient_only(weight=weight, height=height, age=age, blasts=blasts)
             if figure not in FIGURES:
                 raise InputError.single("--figure", f"'{figure}': use one of {', '.join(FIGURES)}")
-            setup = cohort_setup(population, seed or 0, fix, params)
-            arms = run_arms(_protocols(targets), setup, n)
-            return _cohort_plot(figure, arms)
+            from sim.exports.provenance import cohort_provenance
 
-        fig = guarded(cohort)
-    guarded(lambda: save_figure(fig, output))
+            setup = cohort_setup(population, seed or 0, fix, params)
+            loaded = _protocols(targets)
+            arms = run_arms(loaded, setup, n)
+            return _cohort_plot(figure, arms), cohort_provenance(
+                setup, loaded, n, {"figure": figure}
+            )
+
+        fig, record = guarded(cohort)
+    guarded(lambda: save_figure(fig, output, record))
     typer.echo(f"wrote {output}")
 
 
@@ -260,24 +278,34 @@ def report(
     """
     from sim.report.html import check_report_path, cohort_report, run_report, write_report
 
-    guarded(lambda: check_report_path(output))
+    def destination() -> None:
+        check_report_path(output)
+        check_outputs({"-o": output}, [*targets, params])
+
+    guarded(destination)
     n = _cohort_size(targets, patients)
     if n is None:
 
-        def one() -> str:
-            _no_fix_for_one(fix, params, population)
-            return run_report(run_target_cli(targets[0], seed, weight, height, age, blasts))
+        def one() -> tuple[str, dict[str, Any]]:
+            from sim.exports.events import run_provenance
 
-        text = guarded(one)
+            _no_fix_for_one(fix, params, population)
+            result = run_target_cli(targets[0], seed, weight, height, age, blasts)
+            return run_report(result), run_provenance(result)
+
+        text, record = guarded(one)
     else:
 
-        def cohort() -> str:
+        def cohort() -> tuple[str, dict[str, Any]]:
+            from sim.exports.provenance import cohort_provenance
+
             _one_patient_only(weight=weight, height=height, age=age, blasts=blasts)
             setup = cohort_setup(population, seed or 0, fix, params)
-            return cohort_report(_protocols(targets), setup, n)
+            loaded = _protocols(targets)
+            return cohort_report(loaded, setup, n), cohort_provenance(setup, loaded, n)
 
-        text = guarded(cohort)
-    guarded(lambda: write_report(output, text))
+        text, record = guarded(cohort)
+    guarded(lambda: write_report(output, text, record))
     typer.echo(f"wrote {output}")
 
 
