@@ -108,7 +108,7 @@ def read_input(path: Path, shown: str, *, inside: Path | None = None) -> bytes:
         raise InputError.single(shown, "is a folder, not a file") from None
     except OSError as exc:
         raise InputError.single(shown, f"cannot read: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as file:
+    try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
             raise InputError.single(shown, "is a folder, not a file")
@@ -120,10 +120,12 @@ def read_input(path: Path, shown: str, *, inside: Path | None = None) -> bytes:
             raise InputError.single(
                 shown, f"file is {info.st_size} bytes; the limit is {MAX_FILE_BYTES}"
             )
-        try:
+        with os.fdopen(os.dup(fd), "rb") as file:
             raw = file.read(MAX_FILE_BYTES + 1)  # bounded even if the file grows while read
-        except OSError as exc:
-            raise InputError.single(shown, f"cannot read: {exc.strerror}") from None
+    except OSError as exc:
+        raise InputError.single(shown, f"cannot read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
     if len(raw) > MAX_FILE_BYTES:
         raise InputError.single(shown, f"file is over the limit of {MAX_FILE_BYTES} bytes")
     return raw
