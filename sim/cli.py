@@ -166,7 +166,6 @@ def main(
     ] = False,
 ) -> None:
     """cartsim: simulate CAR-T dosing protocols with toxicity gating."""
-    stop_on_signals()
 
 
 # Sub-commands that live in :mod:`sim.commands` (each module has ``register(app)``).
@@ -181,3 +180,9 @@ def _register_commands() -> None:
 
 
 _register_commands()
+
+
+def entry() -> None:
+    """The ``cartsim`` program: SIGTERM and SIGHUP stop it like Ctrl-C, then the app."""
+    stop_on_signals()
+    app(prog_name="cartsim")

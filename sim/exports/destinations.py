@@ -117,6 +117,13 @@ def check_destination(path: Path, option: str = "output", *, probe: bool = False
         os.unlink(temp)
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL: not a file this command reads
+        return False
+
+
 def _same(a: Path, b: Path) -> bool:
     if os.path.realpath(a) == os.path.realpath(b):
         return True
@@ -154,7 +161,7 @@ def check_outputs(
                 raise InputError.single(
                     str(path), f"{other} and {option} name the same file; give each its own"
                 )
-    files = [Path(p) for p in inputs if p is not None and Path(p).is_file()]
+    files = [Path(p) for p in inputs if p is not None and _is_file(Path(p))]
     for option, path in named:
         for source in files:
             if _same(path, source):

@@ -60,6 +60,14 @@ class LoadedScenario:
     protocol: LoadedProtocol
 
 
+def exists(path: Path) -> bool:
+    """Whether ``path`` exists; False for a name the system refuses (too long, a NUL)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def builtin_dir(kind: Kind) -> Path:
     """The folder of built-in protocols or scenarios."""
     folder = "protocols" if kind == "protocol" else "scenarios"
@@ -255,10 +263,10 @@ def _validate_protocol(located: Located) -> Protocol:
 def resolve_protocol_path(target: str, base: Path | None = None) -> tuple[Path, str]:
     """A protocol given as a built-in id or a file path (relative to ``base``)."""
     candidate = Path(target) if base is None else base / target
-    if target.endswith((".yaml", ".yml")) or candidate.exists():
+    if target.endswith((".yaml", ".yml")) or exists(candidate):
         return candidate, str(candidate if base is None else target)
     builtin = builtin_dir("protocol") / f"{target}.yaml"
-    if builtin.exists():
+    if exists(builtin):
         return builtin, f"protocols/{target}.yaml"
     known = ", ".join(builtin_ids("protocol"))
     raise InputError.single(
@@ -289,7 +297,7 @@ def outside(reference: str, folder: Path, what: str = "scenario") -> str | None:
     """
     candidate = folder / reference
     looks_like_a_path = reference.endswith((".yaml", ".yml")) or "/" in reference
-    if not (looks_like_a_path or candidate.exists()):
+    if not (looks_like_a_path or exists(candidate)):
         return None  # a built-in id
     hint = f"name a built-in protocol, or put the file in the {what}'s folder"
     if "\0" in reference:
@@ -331,7 +339,7 @@ def load_scenario_file(path: Path, shown: str) -> LoadedScenario:
 def load_target(target: str) -> LoadedProtocol | LoadedScenario:
     """A run target: a protocol or scenario file, or a built-in protocol or scenario id."""
     path = Path(target)
-    if path.exists() or target.endswith((".yaml", ".yml")):
+    if exists(path) or target.endswith((".yaml", ".yml")):
         located = _read(path, target)
         if "patient" in located.data or "episodes" in located.data:
             return load_scenario_file(path, target)
@@ -340,7 +348,7 @@ def load_target(target: str) -> LoadedProtocol | LoadedScenario:
     kinds: tuple[Kind, ...] = ("protocol", "scenario")
     for kind in kinds:
         builtin = builtin_dir(kind) / f"{target}.yaml"
-        if builtin.exists():
+        if exists(builtin):
             shown = f"{'protocols' if kind == 'protocol' else 'scenarios'}/{target}.yaml"
             if kind == "scenario":
                 return load_scenario_file(builtin, shown)
