@@ -64,3 +64,7 @@ class InputError(Exception):
 
 class RunawayError(RuntimeError):
     """A run exceeded its event guard: the protocol would loop (nearly) forever."""
+
+
+class ClusterError(RuntimeError):
+    """A Dask cluster failed during a run (scheduler gone, no workers left): exit code 1."""

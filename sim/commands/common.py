@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from sim.errors import InputError, RunawayError, quoted
+from sim.errors import ClusterError, InputError, RunawayError, quoted
 
 T = TypeVar("T")
 
@@ -50,6 +50,9 @@ def guarded(fn: Callable[[], T]) -> T:
     except RunawayError as exc:
         Console(stderr=True, soft_wrap=True).print(f"error: {exc}", markup=False)
         raise typer.Exit(3) from None
+    except ClusterError as exc:
+        Console(stderr=True, soft_wrap=True).print(f"error: {exc}", markup=False)
+        raise typer.Exit(1) from None
     except KeyboardInterrupt as exc:
         # Outputs are written to temporary names and renamed only when complete, so an
         # interrupted command leaves no partial file behind.
