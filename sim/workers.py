@@ -17,6 +17,7 @@ import multiprocessing
 import re
 import signal
 import socket
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -155,6 +156,47 @@ def _result(client: Any, future: Any, address: str) -> ChunkResult:
             )
 
 
+def _connect(client_class: Any, address: str) -> Any:
+    """A connected ``Client``, or an input error within about :data:`CONNECT_TIMEOUT_S`
+    seconds, even when something that is not a scheduler accepts the connection and never
+    answers (distributed would then wait without end): the client is made in a daemon
+    thread and abandoned if it is not ready in time."""
+    client = client_class.__new__(client_class)
+    outcome: list[BaseException | None] = []
+
+    def build() -> None:
+        try:
+            client.__init__(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+        except BaseException as exc:  # reported by the caller's thread
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    thread = threading.Thread(target=build, name="cartsim-dask-connect", daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT_S + 5)
+    if not outcome or outcome[0] is not None:
+        _abandon(client)
+        error = outcome[0] if outcome else None
+        if error is None:
+            reason = f"no answer within {CONNECT_TIMEOUT_S} s"
+        elif isinstance(error, OSError | ValueError):
+            reason = str(error)
+        else:  # distributed failing on a peer that is not a scheduler
+            reason = f"no Dask scheduler answered there ({type(error).__name__})"
+        raise InputError.single("--scheduler", f"cannot reach {address}: {reason}")
+    return client
+
+
+def _abandon(client: Any) -> None:
+    """A Client whose connection failed: mark it closed and stop its event loop, so that
+    its finaliser does not wait 40 s at exit and print a traceback (distributed's
+    ``Client.__del__`` closes any client whose loop was started)."""
+    client.status = "closed"
+    with contextlib.suppress(Exception):
+        client._loop_runner.stop()
+
+
 def _asyncio_cancelled() -> type[BaseException]:
     import asyncio  # here, not at the top: the command line starts without it
 
@@ -169,10 +211,7 @@ def _on_dask(jobs: list[tuple[Any, ...]], address: str) -> Iterator[ChunkResult]
             "--scheduler", "needs dask.distributed: pip install 'cartsim[dask]'"
         ) from None
     _reachable(address)
-    try:
-        client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)  # type: ignore[no-untyped-call]
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise InputError.single("--scheduler", f"cannot reach {address}: {exc}") from None
+    client = _connect(Client, address)
     pending: deque[Any] = deque()
     try:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
@@ -198,4 +237,4 @@ def _on_dask(jobs: list[tuple[Any, ...]], address: str) -> Iterator[ChunkResult]
             with contextlib.suppress(Exception):
                 fut.cancel()
         with contextlib.suppress(Exception):
-            client.close(timeout=CLOSE_TIMEOUT_S)  # type: ignore[no-untyped-call]
+            client.close(timeout=CLOSE_TIMEOUT_S)

@@ -7,6 +7,9 @@ worker count and the backend (local processes, a Dask cluster) cannot change res
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -141,3 +144,26 @@ def test_a_malformed_scheduler_address_fails_at_once(address: str) -> None:
     )
     assert result.exit_code == 2, result.output
     assert "expected tcp://HOST:PORT" in result.output
+
+
+def test_a_peer_that_never_answers_is_a_message_not_a_hang(tmp_path: Path) -> None:
+    """Something accepts the connection but is no scheduler: distributed used to wait
+    for minutes and print an "Exception ignored ... TimeoutError" traceback at exit. Now
+    one error line, exit 2, within the connect timeout (20 s) plus 5 s."""
+    pytest.importorskip("distributed")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "sim", "cohort", "cart19-be-02", "--patients", "2", "-q",
+             "--scheduler", f"tcp://127.0.0.1:{port}"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=150,
+        )  # fmt: skip
+    finally:
+        listener.close()
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+    assert proc.stderr.startswith(f"error: --scheduler: cannot reach tcp://127.0.0.1:{port}: ")
+    assert list(tmp_path.iterdir()) == []
