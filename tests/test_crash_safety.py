@@ -17,7 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.property.profiles import PROFILE, SCALES
+
 LONG = ["cohort", "cart19-be-02", "--patients", "200000", "-q"]
+SIGNAL_ROUNDS = max(1, round(SCALES[PROFILE]))
+"""Rounds of each signal test: 1 per suite run, 10 in the thorough profile."""
 
 
 def _default_sigint() -> None:
@@ -108,17 +112,21 @@ def test_sigterm_and_sighup_stop_like_ctrl_c(
     tmp_path: Path, workers: str, signum: int, code: int, name: str
 ) -> None:
     """What ``timeout``, a batch scheduler or a closed terminal send: workers stopped,
-    temporary files removed, exit 128 + the signal's number, a one-line message."""
+    temporary files removed, exit 128 + the signal's number, a one-line message; at a
+    random moment of the run, ``SIGNAL_ROUNDS`` times."""
     psutil = pytest.importorskip("psutil")
-    proc = _start(tmp_path, "--workers", workers, "--events", "events.parquet", "--csv", "m.csv")
-    _wait_for_temp(tmp_path, proc, "events.parquet")
-    time.sleep(random.uniform(0.0, 1.0))  # a random moment of the run, not a timing check
-    children = psutil.Process(proc.pid).children(recursive=True)
-    proc.send_signal(signum)
-    out, err = _finish(proc, 60)
-    assert proc.returncode == code, err
-    assert f"terminated ({name})" in err and "Traceback" not in err
-    assert out == ""
-    assert list(tmp_path.iterdir()) == []
-    _, alive = psutil.wait_procs(children, timeout=30)
-    assert alive == [], f"orphan processes: {alive}"
+    for _ in range(SIGNAL_ROUNDS):
+        proc = _start(
+            tmp_path, "--workers", workers, "--events", "events.parquet", "--csv", "m.csv"
+        )
+        _wait_for_temp(tmp_path, proc, "events.parquet")
+        time.sleep(random.uniform(0.0, 1.0))  # a random moment of the run, not a timing check
+        children = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signum)
+        out, err = _finish(proc, 60)
+        assert proc.returncode == code, err
+        assert f"terminated ({name})" in err and "Traceback" not in err
+        assert out == ""
+        assert list(tmp_path.iterdir()) == []
+        _, alive = psutil.wait_procs(children, timeout=30)
+        assert alive == [], f"orphan processes: {alive}"
