@@ -1,5 +1,5 @@
 """``python -m sim``: the same as the ``cartsim`` command."""
 
-from sim.cli import app
+from sim.cli import entry
 
-app(prog_name="cartsim")
+entry()

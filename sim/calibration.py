@@ -30,7 +30,7 @@ from sim.cohort import ChunkResult, CohortSetup, chunks
 from sim.errors import InputError
 from sim.model.parameters import ModelParameters
 from sim.spec.base import Spec
-from sim.spec.load import LoadedProtocol, _problems, _read, load_protocol
+from sim.spec.load import LoadedProtocol, _problems, _read, load_protocol, outside
 from sim.stats import Estimate, clopper_pearson
 from sim.tally import METRICS, known_endpoint
 
@@ -250,6 +250,9 @@ def calibrate(
             key = cohort_key(arm)
             if key not in setups:
                 if arm.protocol not in protocols:
+                    why = outside(arm.protocol, base, "targets file")
+                    if why is not None:  # no file elsewhere on the machine is read
+                        raise InputError.single(str(base), f"target {t.id}: protocol: {why}")
                     protocols[arm.protocol] = load_protocol(arm.protocol, base=base)
                 setups[key] = CohortSetup(
                     population=arm.population, seed=seed, fixed=key[2], params=params

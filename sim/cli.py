@@ -27,10 +27,12 @@ from sim.commands.common import (
     Seed,
     Target,
     Weight,
+    check_outputs,
     cohort_patient,
     console,
     guarded,
     run_target_cli,
+    stop_on_signals,
 )
 from sim.errors import InputError
 
@@ -84,6 +86,7 @@ def run(
     from sim.report.schedule import print_schedule
     from sim.report.trace import dumps, run_json, write_events
 
+    guarded(lambda: check_outputs({"--events": events}, [target]))
     cohort = cohort_patient(patient, population, fix, params)
     result = run_target_cli(target, seed, weight, height, age, blasts, population, force, cohort)
     if events is not None:
@@ -246,3 +249,9 @@ def _register_commands() -> None:
 
 
 _register_commands()
+
+
+def entry() -> None:
+    """The ``cartsim`` program: SIGTERM and SIGHUP stop it like Ctrl-C, then the app."""
+    stop_on_signals()
+    app(prog_name="cartsim")

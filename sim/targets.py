@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim.engine.run import RunResult, ToxicitySource, run_course
 from sim.engine.scripted import ScriptedToxicity
-from sim.errors import InputError
+from sim.errors import InputError, quoted
 from sim.spec.load import LoadedProtocol, LoadedScenario, load_target
 from sim.spec.scenario import Patient
 
@@ -27,7 +27,7 @@ def with_overrides(patient: Patient, overrides: dict[str, Any], source: str) -> 
         err = exc.errors(include_url=False)[0]
         field = str(err["loc"][0]) if err["loc"] else ""
         raise InputError.single(
-            source, f"{err['msg']}, got {err['input']!r}", field=field
+            source, f"{err['msg']}, got {quoted(err['input'])}", field=field
         ) from None
 
 
@@ -179,4 +179,6 @@ def fixed_patient_check(setup: Any) -> None:
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         field = ".".join(str(p) for p in err["loc"])
-        raise InputError.single("--fix", f"{field}: {err['msg']}, got {err['input']!r}") from None
+        raise InputError.single(
+            "--fix", f"{field}: {err['msg']}, got {quoted(err['input'])}"
+        ) from None

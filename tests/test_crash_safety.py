@@ -8,6 +8,7 @@ old file; Ctrl-C removes the temporary files too.
 
 from __future__ import annotations
 
+import random
 import signal
 import subprocess
 import sys
@@ -16,7 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.property.profiles import PROFILE, SCALES
+
 LONG = ["cohort", "cart19-be-02", "--patients", "200000", "-q"]
+SIGNAL_ROUNDS = max(1, round(SCALES[PROFILE]))
+"""Rounds of each signal test: 1 per suite run, 10 in the thorough profile."""
 
 
 def _default_sigint() -> None:
@@ -95,3 +100,33 @@ def test_ctrl_c_stops_cleanly_and_removes_temporary_files(tmp_path: Path, worker
     assert "interrupted" in err and "Traceback" not in err
     assert out == ""
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize(
+    ("signum", "code", "name"),
+    [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGHUP, 129, "SIGHUP")],
+    ids=["SIGTERM", "SIGHUP"],
+)
+def test_sigterm_and_sighup_stop_like_ctrl_c(
+    tmp_path: Path, workers: str, signum: int, code: int, name: str
+) -> None:
+    """What ``timeout``, a batch scheduler or a closed terminal send: workers stopped,
+    temporary files removed, exit 128 + the signal's number, a one-line message; at a
+    random moment of the run, ``SIGNAL_ROUNDS`` times."""
+    psutil = pytest.importorskip("psutil")
+    for _ in range(SIGNAL_ROUNDS):
+        proc = _start(
+            tmp_path, "--workers", workers, "--events", "events.parquet", "--csv", "m.csv"
+        )
+        _wait_for_temp(tmp_path, proc, "events.parquet")
+        time.sleep(random.uniform(0.0, 1.0))  # a random moment of the run, not a timing check
+        children = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signum)
+        out, err = _finish(proc, 60)
+        assert proc.returncode == code, err
+        assert f"terminated ({name})" in err and "Traceback" not in err
+        assert out == ""
+        assert list(tmp_path.iterdir()) == []
+        _, alive = psutil.wait_procs(children, timeout=30)
+        assert alive == [], f"orphan processes: {alive}"

@@ -29,7 +29,7 @@ from sim.exports.provenance import (
     provenance,
     read_sidecar,
     sidecar_path,
-    write_sidecar,
+    write_output,
     write_text_output,
 )
 from sim.exports.tables import Column, TableWriter
@@ -217,8 +217,8 @@ def test_sidecar_for_files_written_otherwise(tmp_path: Path) -> None:
         read_sidecar(report)["output"]["sha256"] == hashlib.sha256(report.read_bytes()).hexdigest()
     )
     picture = tmp_path / "plot.png"
-    picture.write_bytes(b"\x89PNG")
-    assert write_sidecar(picture, record) == sidecar_path(picture)
+    write_output(picture, b"\x89PNG", record, file_format="png")
+    assert sidecar_path(picture).is_file()
     assert read_sidecar(picture)["output"]["format"] == "png"
 
 
@@ -301,7 +301,7 @@ def test_bad_destinations_fail_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such folder"):
         TableWriter(tmp_path / "nope" / "out.csv", ["a"], {})
     (tmp_path / "dir.csv").mkdir()
-    with pytest.raises(InputError, match="is a folder"):
+    with pytest.raises(InputError, match=r"not a regular file \(a folder\)"):
         TableWriter(tmp_path / "dir.csv", ["a"], {})
     assert files_in(tmp_path) == ["dir.csv"]
 

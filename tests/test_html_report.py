@@ -116,7 +116,10 @@ def test_cli_writes_the_report(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"wrote {out}" in result.stdout
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "report.html",
+        "report.html.provenance.json",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -242,12 +242,14 @@ def test_survival_and_doses(arms: list[ArmRuns]) -> None:
 
 
 def test_figure_format_by_extension(tmp_path: Path) -> None:
+    from matplotlib.figure import Figure
+
     assert figure_format(tmp_path / "a.PNG") == "png"
     assert figure_format(tmp_path / "a.svg") == "svg"
     with pytest.raises(InputError, match=r"\.png or \.svg"):
         figure_format(tmp_path / "a.pdf")
     with pytest.raises(InputError, match="no such folder"):
-        figure_format(tmp_path / "missing" / "a.png")
+        save_figure(Figure(), tmp_path / "missing" / "a.png", {})
 
 
 def test_save_is_atomic_and_leaves_no_temporary_file(tmp_path: Path) -> None:
@@ -257,9 +259,9 @@ def test_save_is_atomic_and_leaves_no_temporary_file(tmp_path: Path) -> None:
     fig.add_subplot().plot([0, 1], [0, 1])
     target = tmp_path / "f.png"
     target.write_bytes(b"old")
-    save_figure(fig, target)
+    save_figure(fig, target, {"command": "test"})
     assert target.read_bytes().startswith(PNG_MAGIC)
-    assert [p.name for p in tmp_path.iterdir()] == ["f.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.png", "f.png.provenance.json"]
 
 
 # --- command line ---------------------------------------------------------------------------

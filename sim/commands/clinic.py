@@ -11,7 +11,15 @@ from typing import Annotated, Any
 
 import typer
 
-from sim.commands.common import AsJson, CohortSeed, Quiet, Workers, console, guarded
+from sim.commands.common import (
+    AsJson,
+    CohortSeed,
+    Quiet,
+    Workers,
+    check_outputs,
+    console,
+    guarded,
+)
 
 CSV_HELP = (
     "write one row per patient, arm and replication to FILE and one row per day to "
@@ -73,6 +81,7 @@ def register(app: typer.Typer) -> None:
         from sim.spec.load import load_protocol
 
         def work() -> Any:
+            check_outputs({"--csv": csv, "--plot": plot, "--report": report}, [clinic_file])
             loaded = load_clinic(clinic_file)
             chosen = [load_protocol(p) for p in protocols]
             for lp in chosen:
@@ -109,17 +118,17 @@ def register(app: typer.Typer) -> None:
                 from sim.plots.clinic import clinic_figure
                 from sim.plots.files import save_figure
 
-                save_figure(clinic_figure(run), plot, "--plot")
-            return run
+                save_figure(clinic_figure(run), plot, record, "--plot")
+            return run, record
 
-        run = guarded(work)
+        run, record = guarded(work)
         data = run.to_json(timing=timing)
         if report is not None:
             from sim.report.clinic_html import clinic_report
             from sim.report.html import write_report
 
             text = clinic_report(run, run.to_json(timing=False))
-            guarded(lambda: write_report(report, text))
+            guarded(lambda: write_report(report, text, record))
         if as_json:
             from sim.report.trace import dumps
 

@@ -25,10 +25,12 @@ from sim.commands.common import (
     Quiet,
     Scheduler,
     Workers,
+    check_outputs,
     cohort_population,
     cohort_setup,
     console,
     guarded,
+    model_parameters,
 )
 
 PatientsOut = Annotated[
@@ -54,19 +56,9 @@ Timing = Annotated[
 
 
 def _provenance(setup: Any, protocols: Sequence[Any], patients: int) -> dict[str, Any]:
-    from sim.exports.provenance import provenance
-    from sim.spec.load import spec_hash
+    from sim.exports.provenance import cohort_provenance
 
-    return provenance(
-        seed=setup.seed,
-        protocols=[(lp.protocol.id, lp.hash) for lp in protocols],
-        extra={
-            "population": setup.population,
-            "patients": patients,
-            "fixed_covariates": dict(setup.fixed),
-            "model_parameters_hash": spec_hash(setup.parameters()),
-        },
-    )
+    return cohort_provenance(setup, protocols, patients)
 
 
 @contextlib.contextmanager
@@ -137,12 +129,9 @@ def _emit(data: dict[str, Any], as_json: bool, csv: Path | None, record: dict[st
     from sim.report.trace import dumps
 
     if csv is not None:
-        from sim.exports.atomic import atomic_text
-        from sim.exports.provenance import write_sidecar
+        from sim.exports.provenance import write_output
 
-        with atomic_text(csv, option="--csv") as fh:
-            fh.write(comparison_csv(data))
-        write_sidecar(csv, record, option="--csv", file_format="csv")
+        write_output(csv, comparison_csv(data), record, file_format="csv", option="--csv")
     if as_json:
         typer.echo(dumps(data))
     else:
@@ -168,6 +157,10 @@ def _cohort_command(
     from sim.spec.load import load_protocol
 
     def work() -> tuple[dict[str, Any], dict[str, Any]]:
+        check_outputs(
+            {"--csv": csv, "--patients-out": patients_out, "--events": events_out},
+            [*targets, params],
+        )
         loaded = [load_protocol(t) for t in targets]
         setup = cohort_setup(cohort_population(loaded, population), seed, fix, params)
         run = _run(loaded, setup, patients, workers, scheduler, patients_out, events_out, quiet)
@@ -251,16 +244,26 @@ def register(app: typer.Typer) -> None:
         from sim.report.sweep_table import print_sweep, sweep_csv, sweep_json
         from sim.spec.variants import load_variant, sweep_grid, variant_label
 
-        def work() -> dict[str, Any]:
+        def work() -> tuple[dict[str, Any], dict[str, Any]]:
+            check_outputs({"--csv": csv}, [protocol, params])
             grid = sweep_grid(settings)
             loaded = [load_variant(protocol, s) for s in grid]
             setup = cohort_setup(cohort_population(loaded[:1], population), seed, fix, params)
             run = _run(loaded, setup, patients, workers, scheduler, None, None, quiet)
-            return sweep_json(run.to_json(timing=timing), [variant_label(s) for s in grid])
+            labels = [variant_label(s) for s in grid]
+            return sweep_json(run.to_json(timing=timing), labels), _provenance(
+                setup, loaded, patients
+            )
 
-        data = guarded(work)
+        data, record = guarded(work)
         if csv is not None:
-            guarded(lambda: _write_text(csv, sweep_csv(data)))
+            from sim.exports.provenance import write_output
+
+            guarded(
+                lambda: write_output(
+                    csv, sweep_csv(data), record, file_format="csv", option="--csv"
+                )
+            )
         if as_json:
             from sim.report.trace import dumps
 
@@ -281,7 +284,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Simulate every calibration target: published vs simulated, pass or fail."""
         from sim.calibration import calibrate, cohort_keys, load_targets
-        from sim.model.parameters import load_parameters
         from sim.report.cohort_table import print_calibration
         from sim.report.progress import progress_bar
         from sim.report.trace import dumps
@@ -295,7 +297,7 @@ def register(app: typer.Typer) -> None:
                     path.parent,
                     patients,
                     seed,
-                    load_parameters(params),
+                    model_parameters(params),
                     advance,
                     workers,
                     scheduler,
@@ -317,10 +319,3 @@ def register(app: typer.Typer) -> None:
             print_calibration(rows, console())
         if not all(r["passes"] for r in rows):
             raise typer.Exit(1)
-
-
-def _write_text(path: Path, text: str) -> None:
-    from sim.exports.atomic import atomic_text
-
-    with atomic_text(path, option="--csv") as fh:
-        fh.write(text)

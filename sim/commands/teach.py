@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sim.commands.common import (
+    SEED_MAX,
     Age,
     AsJson,
     Blasts,
     CohortPopulation,
+    CohortSeed,
     Fix,
     Force,
     Height,
@@ -26,6 +28,7 @@ from sim.commands.common import (
     Scheduler,
     Weight,
     Workers,
+    check_outputs,
     cohort_patient,
     cohort_population,
     cohort_setup,
@@ -57,7 +60,11 @@ OptionalPatients = Annotated[
 ]
 AnySeed = Annotated[
     int | None,
-    typer.Option(help="seed (default: the scenario's, or 0; the root seed of a cohort)"),
+    typer.Option(
+        min=0,
+        max=SEED_MAX,
+        help="seed, 0 to 2**63-1 (default: the scenario's, or 0; the root seed of a cohort)",
+    ),
 ]
 UntilDay = Annotated[
     float | None, typer.Option("--until-day", help="timeline: show the run up to this day")
@@ -122,7 +129,7 @@ def paths(
         int, typer.Option("--patients", min=1, max=10_000_000, help="virtual patients")
     ] = 1000,
     population: CohortPopulation = None,
-    seed: Annotated[int, typer.Option(help="root seed")] = 0,
+    seed: CohortSeed = 0,
     fix: Fix = None,
     params: Params = None,
     workers: Workers = 1,
@@ -213,11 +220,16 @@ def plot(
     """
     from sim.plots.files import figure_format, save_figure
 
-    guarded(lambda: figure_format(output))
+    def destination() -> None:
+        figure_format(output)
+        check_outputs({"-o": output}, [*targets, params])
+
+    guarded(destination)
     n = guarded(lambda: _cohort_size(targets, patients, patient))
     if n is None:
 
         def one() -> Any:
+            from sim.exports.events import run_provenance
             from sim.plots.timeline import timeline_figure
 
             if patient is None:
@@ -228,27 +240,29 @@ def plot(
             result = run_target_cli(
                 targets[0], seed, weight, height, age, blasts, population, force, cohort
             )
-            return timeline_figure(result, until_day=until_day)
+            return timeline_figure(result, until_day=until_day), run_provenance(result)
 
-        fig = guarded(one)
+        fig, record = guarded(one)
     else:
 
         def cohort() -> Any:
+            from sim.exports.provenance import cohort_provenance
             from sim.plots.cohort import run_arms
+            from sim.report.progress import progress_bar
 
             _one_patient_only(weight=weight, height=height, age=age, blasts=blasts)
             if figure not in FIGURES:
                 raise InputError.single("--figure", f"'{figure}': use one of {', '.join(FIGURES)}")
-            from sim.report.progress import progress_bar
-
             loaded = _protocols(targets)
             setup = cohort_setup(cohort_population(loaded, population), seed or 0, fix, params)
             with progress_bar(len(loaded) * n, "plot", enabled=not quiet) as advance:
                 arms = run_arms(loaded, setup, n, progress=advance)
-            return _cohort_plot(figure, arms)
+            return _cohort_plot(figure, arms), cohort_provenance(
+                setup, loaded, n, {"figure": figure}
+            )
 
-        fig = guarded(cohort)
-    guarded(lambda: save_figure(fig, output))
+        fig, record = guarded(cohort)
+    guarded(lambda: save_figure(fig, output, record))
     typer.echo(f"wrote {output}")
 
 
@@ -301,34 +315,42 @@ def report(
         write_report,
     )
 
-    guarded(lambda: check_report_path(output))
+    def destination() -> None:
+        check_report_path(output)
+        check_outputs({"-o": output}, [*targets, params])
+
+    guarded(destination)
     n = guarded(lambda: _cohort_size(targets, patients, patient))
     if n is None:
 
-        def one() -> str:
+        def one() -> tuple[str, dict[str, Any]]:
+            from sim.exports.events import run_provenance
+
             if patient is None:
                 _no_fix_for_one(fix, params)
             cohort = cohort_patient(patient, population, fix, params)
             result = run_target_cli(
                 targets[0], seed, weight, height, age, blasts, population, force, cohort
             )
-            return run_report(result)
+            return run_report(result), run_provenance(result)
 
-        text = guarded(one)
+        text, record = guarded(one)
     else:
 
-        def cohort() -> str:
-            _one_patient_only(weight=weight, height=height, age=age, blasts=blasts)
+        def cohort() -> tuple[str, dict[str, Any]]:
+            from sim.exports.provenance import cohort_provenance
             from sim.report.progress import progress_bar
 
+            _one_patient_only(weight=weight, height=height, age=age, blasts=blasts)
             loaded = _protocols(targets)
             setup = cohort_setup(cohort_population(loaded, population), seed or 0, fix, params)
             steps = cohort_report_steps(len(loaded), n)
             with progress_bar(steps, "report", enabled=not quiet) as advance:
-                return cohort_report(loaded, setup, n, advance)
+                text = cohort_report(loaded, setup, n, advance)
+            return text, cohort_provenance(setup, loaded, n)
 
-        text = guarded(cohort)
-    guarded(lambda: write_report(output, text))
+        text, record = guarded(cohort)
+    guarded(lambda: write_report(output, text, record))
     typer.echo(f"wrote {output}")
 
 

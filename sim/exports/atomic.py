@@ -1,37 +1,57 @@
-"""Atomic file writes: a temporary file in the destination folder, then ``os.replace``.
+"""The one atomic writer: a temporary file in the destination folder, then ``os.replace``.
 
-Readers never see a half-written file. If anything goes wrong before the commit (an
-exception, a ``KeyboardInterrupt``), the temporary file is removed and an existing file
-at the destination is left as it was.
+Every file cartsim writes (tables, CSV metrics, figures, HTML reports, provenance
+sidecars) goes through :class:`AtomicFile`. Readers never see a half-written file. If
+anything goes wrong before the commit (an exception, Ctrl-C, SIGTERM, SIGHUP), the
+temporary file is removed and an existing file at the destination is left as it was.
+Destinations are checked by :mod:`sim.exports.destinations` (regular files only, no
+links, names that fit).
+
+A file and its sidecar commit as a pair (:func:`commit_pair`): both are written to
+temporary names first; then, holding an exclusive lock on the folder (``flock``, so two
+cartsim runs writing the same output cannot interleave their renames), the sidecar is
+renamed into place and the main file last. If the main file's rename fails, the old
+sidecar is put back, so the two are either both new or both old. The sidecar records the
+main file's sha256, so a reader can still detect a pair broken by a crash between the
+two renames.
 
 ``atomic_text`` and ``atomic_bytes`` give an open file; ``atomic_path`` gives the
-temporary path for libraries that open files themselves. :class:`AtomicFile` is the
-piece underneath, for writers that commit several files in a chosen order.
+temporary path for libraries that open files themselves.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from sim.errors import InputError
+from sim.exports.destinations import (
+    cannot_write,
+    check_destination,
+    refuse_kind,
+    temp_name,
+)
+
+__all__ = [
+    "AtomicFile",
+    "atomic_bytes",
+    "atomic_path",
+    "atomic_text",
+    "cannot_write",
+    "check_destination",
+    "commit_pair",
+    "write_bytes",
+]
 
 
-def check_destination(path: Path, option: str) -> None:
-    """An output path cartsim can write: its folder exists and it is not a folder itself."""
-    if not path.parent.is_dir():
-        raise InputError.single(str(path), f"no such folder: {path.parent}", field=option)
-    if path.is_dir():
-        raise InputError.single(str(path), "is a folder, not a file", field=option)
-
-
-def cannot_write(path: Path, option: str, exc: OSError) -> InputError:
-    reason = exc.strerror or str(exc)
-    return InputError.single(str(path), f"cannot write: {reason}", field=option)
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 class AtomicFile:
@@ -46,31 +66,48 @@ class AtomicFile:
     def create(self) -> Path:
         """Create the (empty) temporary file, with the usual permissions, and return it."""
         for _ in range(100):
-            temp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
+            temp = temp_name(self.path)
             try:
                 fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             except FileExistsError:
                 continue
             except OSError as exc:
-                raise cannot_write(self.path, self.option, exc) from None
-            os.close(fd)
+                raise cannot_write(self.path, exc) from None
             self.temp = temp
+            try:
+                os.fchmod(fd, 0o666 & ~_umask())
+            finally:
+                os.close(fd)
             return temp
-        raise cannot_write(self.path, self.option, FileExistsError("no free temporary name"))
+        raise cannot_write(self.path, "no free temporary name")
+
+    def write(self, data: bytes) -> None:
+        """Create the temporary file holding ``data``."""
+        temp = self.create()
+        try:
+            temp.write_bytes(data)
+        except BaseException as exc:
+            self.discard()
+            if isinstance(exc, OSError):
+                raise cannot_write(self.path, exc) from None
+            raise
 
     def commit(self) -> None:
         """Flush the temporary file to disk and rename it over the destination."""
         assert self.temp is not None, "commit() before create()"
         try:
+            refuse_kind(self.path)  # it may have become a FIFO or a link since the check
             fd = os.open(self.temp, os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
             os.replace(self.temp, self.path)
-        except OSError as exc:
+        except BaseException as exc:
             self.discard()
-            raise cannot_write(self.path, self.option, exc) from None
+            if isinstance(exc, OSError):
+                raise cannot_write(self.path, exc) from None
+            raise
         self.temp = None
 
     def discard(self) -> None:
@@ -78,6 +115,56 @@ class AtomicFile:
         if self.temp is not None:
             self.temp.unlink(missing_ok=True)
             self.temp = None
+
+
+@contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on the folder (none if the folder cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def commit_pair(main: AtomicFile, side: AtomicFile) -> None:
+    """Commit a written ``main`` file and its written ``side``car together (see above)."""
+    backup: Path | None = None
+    try:
+        with _folder_lock(main.path.parent if str(main.path.parent) else Path(".")):
+            if side.path.is_file() and not side.path.is_symlink():
+                backup = temp_name(side.path)
+                with contextlib.suppress(OSError):
+                    os.link(side.path, backup)
+                if not backup.exists():
+                    backup = None
+            side.commit()
+            try:
+                main.commit()
+            except BaseException:
+                if backup is not None:
+                    os.replace(backup, side.path)
+                    backup = None
+                else:
+                    side.path.unlink(missing_ok=True)
+                raise
+    finally:
+        main.discard()
+        side.discard()
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+
+
+def write_bytes(path: Path, data: bytes, *, option: str = "output") -> None:
+    """Write a whole file atomically (no sidecar; prefer ``write_output`` in provenance)."""
+    target = AtomicFile(path, option=option)
+    target.write(data)
+    target.commit()
 
 
 @contextmanager
@@ -101,7 +188,7 @@ def atomic_text(path: Path, *, option: str = "output") -> Iterator[TextIO]:
             with temp.open("w", encoding="utf-8", newline="") as fh:
                 yield fh
         except OSError as exc:
-            raise cannot_write(path, option, exc) from None
+            raise cannot_write(path, exc) from None
 
 
 @contextmanager
@@ -112,4 +199,4 @@ def atomic_bytes(path: Path, *, option: str = "output") -> Iterator[BinaryIO]:
             with temp.open("wb") as fh:
                 yield fh
         except OSError as exc:
-            raise cannot_write(path, option, exc) from None
+            raise cannot_write(path, exc) from None

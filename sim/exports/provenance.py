@@ -23,17 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from sim import __version__
-from sim.exports.atomic import AtomicFile, cannot_write
+from sim.exports.atomic import AtomicFile, cannot_write, commit_pair
+from sim.exports.destinations import SIDECAR_SUFFIX as SIDECAR_SUFFIX
+from sim.exports.destinations import sidecar_path as sidecar_path
 
 PROVENANCE_VERSION = 1
-SIDECAR_SUFFIX = ".provenance.json"
 PARQUET_KEY = b"cartsim.provenance"
 _LIBRARIES = ("numpy", "simpy", "pydantic")
-
-
-def sidecar_path(path: Path) -> Path:
-    """``out.csv`` -> ``out.csv.provenance.json``."""
-    return path.with_name(path.name + SIDECAR_SUFFIX)
 
 
 def _library_versions() -> dict[str, str]:
@@ -87,6 +83,28 @@ def provenance(
     return record
 
 
+def cohort_provenance(
+    setup: Any,
+    protocols: Sequence[Any],
+    patients: int,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The provenance of an output made from a cohort (``setup``: a ``CohortSetup``)."""
+    from sim.spec.load import spec_hash
+
+    return provenance(
+        seed=setup.seed,
+        protocols=[(lp.protocol.id, lp.hash) for lp in protocols],
+        extra={
+            "population": setup.population,
+            "patients": patients,
+            "fixed_covariates": dict(setup.fixed),
+            "model_parameters_hash": spec_hash(setup.parameters()),
+            **(extra or {}),
+        },
+    )
+
+
 def provenance_json(record: Mapping[str, Any]) -> str:
     """The canonical text of a provenance record (sorted keys, 2-space indent, final newline)."""
     return json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
@@ -100,6 +118,29 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _sidecar_for(
+    main: AtomicFile,
+    record: Mapping[str, Any],
+    file_format: str,
+    rows: int | None,
+    columns: Sequence[str] | None,
+) -> AtomicFile:
+    """The sidecar of a written ``main`` file, written to its own temporary file."""
+    assert main.temp is not None, "the main file has not been written"
+    output: dict[str, Any] = {"file": main.path.name, "format": file_format}
+    if rows is not None:
+        output["rows"] = rows
+    if columns is not None:
+        output["columns"] = list(columns)
+    side = AtomicFile(sidecar_path(main.path), option=main.option)
+    try:
+        output["sha256"] = file_sha256(main.temp)
+    except OSError as exc:
+        raise cannot_write(main.path, exc) from None
+    side.write(provenance_json({**record, "output": output}).encode("utf-8"))
+    return side
+
+
 def commit_with_sidecar(
     main: AtomicFile,
     record: Mapping[str, Any],
@@ -111,59 +152,32 @@ def commit_with_sidecar(
     """Move a finished ``main`` file into place together with its sidecar.
 
     The sidecar (provenance plus an ``output`` section: file name, format, rows, columns,
-    sha256) is written to its own temporary file first; then the main file is committed,
-    then the sidecar. On any failure both temporary files are removed.
+    sha256) is written to its own temporary file; then both commit as a pair
+    (:func:`sim.exports.atomic.commit_pair`). On any failure both temporary files are
+    removed and the old pair, if any, stays.
     """
-    assert main.temp is not None, "the main file has not been written"
-    output: dict[str, Any] = {"file": main.path.name, "format": file_format}
-    if rows is not None:
-        output["rows"] = rows
-    if columns is not None:
-        output["columns"] = list(columns)
-    side = AtomicFile(sidecar_path(main.path), option=main.option)
     try:
-        output["sha256"] = file_sha256(main.temp)
-        side.create().write_text(provenance_json({**record, "output": output}), encoding="utf-8")
-        main.commit()
-    except BaseException as exc:
-        side.discard()
+        side = _sidecar_for(main, record, file_format, rows, columns)
+    except BaseException:
         main.discard()
-        if isinstance(exc, OSError):
-            raise cannot_write(main.path, main.option, exc) from None
         raise
-    side.commit()
+    commit_pair(main, side)
 
 
-def write_sidecar(
+def write_output(
     path: Path,
+    data: bytes | str,
     record: Mapping[str, Any],
     *,
+    file_format: str,
     option: str = "output",
-    file_format: str | None = None,
     rows: int | None = None,
-) -> Path:
-    """Write the sidecar of a file that is already in place (e.g. written by a library).
-
-    Prefer :class:`~sim.exports.tables.TableWriter` or :func:`write_text_output`, which
-    commit the file and its sidecar together; this is for files made some other way.
-    """
-    output: dict[str, Any] = {
-        "file": path.name,
-        "format": file_format or path.suffix.lstrip(".").lower(),
-    }
-    if rows is not None:
-        output["rows"] = rows
-    side = AtomicFile(sidecar_path(path), option=option)
-    try:
-        output["sha256"] = file_sha256(path)
-        side.create().write_text(provenance_json({**record, "output": output}), encoding="utf-8")
-    except BaseException as exc:
-        side.discard()
-        if isinstance(exc, OSError):
-            raise cannot_write(side.path, option, exc) from None
-        raise
-    side.commit()
-    return side.path
+    columns: Sequence[str] | None = None,
+) -> None:
+    """Write a whole file (a figure, a report, a CSV) atomically, with its sidecar."""
+    main = AtomicFile(path, option=option)
+    main.write(data.encode("utf-8") if isinstance(data, str) else data)
+    commit_with_sidecar(main, record, file_format=file_format, rows=rows, columns=columns)
 
 
 def write_text_output(
@@ -176,16 +190,7 @@ def write_text_output(
     rows: int | None = None,
 ) -> None:
     """Write a whole text file (e.g. a JSON report) atomically, with its sidecar."""
-    main = AtomicFile(path, option=option)
-    temp = main.create()
-    try:
-        temp.write_text(text, encoding="utf-8")
-    except BaseException as exc:
-        main.discard()
-        if isinstance(exc, OSError):
-            raise cannot_write(path, option, exc) from None
-        raise
-    commit_with_sidecar(main, record, file_format=file_format, rows=rows)
+    write_output(path, text, record, file_format=file_format, option=option, rows=rows)
 
 
 def read_sidecar(path: Path) -> dict[str, Any]:

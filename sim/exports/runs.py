@@ -16,7 +16,7 @@ from typing import Any
 
 from sim.engine.run import RunResult
 from sim.errors import InputError
-from sim.exports.atomic import check_destination
+from sim.exports.destinations import check_outputs
 from sim.exports.events import EVENT_COLUMNS, event_rows
 from sim.exports.nonmem import NONMEM_COLUMNS, nonmem_rows
 from sim.exports.patients import PATIENT_COLUMNS, patient_row
@@ -137,7 +137,7 @@ def export_target(
     columns, accepted = EXPORT_FORMATS[file_format]
     option = "--output"
     table_format(output, option, accepted)  # a bad path fails before any simulation
-    check_destination(output, option)
+    check_outputs({option: output}, [target])
     runs, facts = _runs(target, seed, patients, population, patient, force)
     record = provenance(
         command,

@@ -107,6 +107,42 @@ def cell(value: Any, kind: ColumnType, name: str) -> Any:
     raise TypeError(f"column {name!r} holds {kind} values; cannot store {value!r}")
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A text cell that a spreadsheet shows as text, never runs as a formula.
+
+    Text starting with ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading apostrophe
+    (OWASP's advice against CSV injection; spreadsheets hide the apostrophe), unless the
+    whole text is a plain number (``-1.5``), which is left alone. Numeric columns are
+    never touched: this applies to text cells only.
+    """
+    if not text.startswith(FORMULA_START):
+        return text
+    try:
+        float(text)
+    except ValueError:
+        return "'" + text
+    return text
+
+
+class _SafeCsvWriter:
+    """``csv.writer`` whose text cells go through :func:`spreadsheet_safe`."""
+
+    def __init__(self, handle: TextIO) -> None:
+        self._writer = csv.writer(handle, lineterminator="\n")
+
+    def writerow(self, row: Sequence[Any]) -> None:
+        self._writer.writerow([spreadsheet_safe(v) if isinstance(v, str) else v for v in row])
+
+
+def safe_csv_writer(handle: TextIO) -> _SafeCsvWriter:
+    """A CSV writer (``\\n`` line ends) for hand-built tables, spreadsheet-safe like
+    :class:`TableWriter`'s."""
+    return _SafeCsvWriter(handle)
+
+
 def csv_text(value: Any) -> str:
     if value is None:
         return ""
@@ -114,6 +150,8 @@ def csv_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, str):
+        return spreadsheet_safe(value)
     return str(value)
 
 
@@ -166,7 +204,7 @@ class TableWriter:
                 self._text = temp.open("w", encoding="utf-8", newline="")
             except OSError as exc:
                 self._file.discard()
-                raise cannot_write(self.path, self.option, exc) from None
+                raise cannot_write(self.path, exc) from None
             if self.format == "csv":
                 self._csv = csv.writer(self._text, lineterminator="\n")
                 self._csv.writerow(self.names)
@@ -190,7 +228,7 @@ class TableWriter:
             self._close(quiet=True)
             self._file.discard()
             if isinstance(error, OSError):
-                raise cannot_write(self.path, self.option, error) from None
+                raise cannot_write(self.path, error) from None
             raise
         commit_with_sidecar(
             self._file,
@@ -213,7 +251,7 @@ class TableWriter:
             try:
                 self._flush()
             except OSError as exc:
-                raise cannot_write(self.path, self.option, exc) from None
+                raise cannot_write(self.path, exc) from None
 
     def write_all(self, rows: Any) -> None:
         for row in rows:

@@ -213,11 +213,9 @@ def _default() -> ModelParameters:
 
 
 def _load(path: Path, shown: str) -> ModelParameters:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError.single(shown, f"cannot read: {exc.strerror}") from None
-    located = parse_yaml(raw, shown)
+    from sim.spec.load import read_input  # bounded: a regular file, size-limited, one open
+
+    located = parse_yaml(read_input(path, shown), shown)
     try:
         return ModelParameters.model_validate(located.data)
     except ValidationError as exc:

@@ -1,10 +1,9 @@
-"""Write a figure as PNG or SVG, chosen by the file name, atomically."""
+"""Write a figure as PNG or SVG, chosen by the file name, atomically, with its sidecar."""
 
 from __future__ import annotations
 
 import io
-import os
-import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +24,6 @@ def figure_format(path: Path, option: str = "-o") -> str:
         raise InputError.single(
             option, f"'{path}': the figure is written as .png or .svg, not '{path.suffix}'"
         )
-    if not path.parent.is_dir():
-        raise InputError.single(option, f"'{path}': no such folder: {path.parent}")
     return fmt
 
 
@@ -49,29 +46,10 @@ def figure_bytes(fig: Figure, fmt: str, salt: str = "cartsim") -> bytes:
     return buf.getvalue()
 
 
-def write_atomically(path: Path, data: bytes, option: str = "-o") -> None:
-    """Write to a temporary file in the same folder, then rename it over ``path``."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError.single(option, f"'{path}': no such folder: {folder}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise InputError.single(option, f"'{path}': cannot write: {exc.strerror}") from None
+def save_figure(fig: Figure, path: Path, record: Mapping[str, Any], option: str = "-o") -> None:
+    """Write ``fig`` to ``path`` as PNG or SVG (by extension), atomically, with its
+    provenance sidecar (through the one atomic writer, :mod:`sim.exports.atomic`)."""
+    from sim.exports.provenance import write_output
 
-
-def _umask() -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
-
-
-def save_figure(fig: Figure, path: Path, option: str = "-o") -> None:
-    """Write ``fig`` to ``path`` as PNG or SVG (by extension), atomically."""
     fmt = figure_format(path, option)
-    write_atomically(path, figure_bytes(fig, fmt), option)
+    write_output(path, figure_bytes(fig, fmt), record, file_format=fmt, option=option)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from typing import Any
@@ -112,8 +111,10 @@ def print_comparison(data: dict[str, Any], console: Console) -> None:
 
 
 def comparison_csv(data: dict[str, Any]) -> str:
+    from sim.exports.tables import safe_csv_writer
+
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = safe_csv_writer(buf)
     w.writerow(["protocol", "metric", "value", "ci_low", "ci_high", "n", "method"])
     for arm in data["arms"]:
         for slug, m in arm["metrics"].items():

@@ -14,9 +14,10 @@ bytes (no clock time is written; run times are left out).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from sim import __version__
 from sim.cohort import CohortSetup, compare, run_patient_result
@@ -232,20 +233,18 @@ def cohort_report(
 
 
 def check_report_path(path: Path) -> None:
-    """The report is an .html (or .htm) file in an existing folder."""
+    """The report is an .html (or .htm) file."""
     from sim.errors import InputError
 
     if path.suffix.lower() not in (".html", ".htm"):
         raise InputError.single(
             "-o", f"'{path}': the report is written as .html, not '{path.suffix}'"
         )
-    if not path.parent.is_dir():
-        raise InputError.single("-o", f"'{path}': no such folder: {path.parent}")
 
 
-def write_report(path: Path, text: str) -> None:
-    """Write the page atomically (a temporary file in the same folder, then a rename)."""
-    from sim.plots.files import write_atomically
+def write_report(path: Path, text: str, record: Mapping[str, Any]) -> None:
+    """Write the page atomically, with its provenance sidecar."""
+    from sim.exports.provenance import write_output
 
     check_report_path(path)
-    write_atomically(path, text.encode("utf-8"))
+    write_output(path, text, record, file_format="html", option="-o")

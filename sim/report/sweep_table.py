@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from typing import Any
@@ -72,8 +71,10 @@ def print_sweep(data: dict[str, Any], console: Console) -> None:
 
 
 def sweep_csv(data: dict[str, Any]) -> str:
+    from sim.exports.tables import safe_csv_writer
+
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = safe_csv_writer(buf)
     slugs = list(data["variants"][0]["metrics"]) if data["variants"] else []
     header = ["variant", "protocol_hash", "n"]
     for slug in slugs:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 import stat
 from dataclasses import dataclass
 from functools import cache
@@ -19,7 +20,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from sim.builtin_files import builtin_folder
-from sim.errors import InputError, Problem
+from sim.errors import InputError, Problem, quoted
 from sim.spec.checks import Finding, check_protocol, check_scenario
 from sim.spec.protocol import Protocol
 from sim.spec.scenario import Scenario
@@ -60,6 +61,14 @@ class LoadedScenario:
     protocol: LoadedProtocol
 
 
+def exists(path: Path) -> bool:
+    """Whether ``path`` exists; False for a name the system refuses (too long, a NUL)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def builtin_dir(kind: Kind) -> Path:
     """The folder of built-in protocols or scenarios."""
     return builtin_folder("protocols" if kind == "protocol" else "scenarios")
@@ -80,28 +89,60 @@ def spec_hash(model: BaseModel) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _read(path: Path, shown: str) -> Located:
+def _escapes(opened: os.stat_result, path: Path, folder: Path) -> bool:
+    """Whether the file opened from ``path`` lies outside ``folder``, judged on the open
+    file: its real path must be inside and name the very file that was opened (same device
+    and inode), so a link swapped in between the check and the open cannot lead out."""
+    real = Path(os.path.realpath(path))
     try:
-        info = path.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise InputError.single(shown, "is a folder, not a file")
-        if not stat.S_ISREG(info.st_mode):  # a device or pipe would read (or wait) forever
-            raise InputError.single(shown, "is not a regular file (a device, pipe or socket?)")
-        if info.st_size > MAX_FILE_BYTES:
-            raise InputError.single(
-                shown, f"file is {info.st_size} bytes; the limit is {MAX_FILE_BYTES}"
-            )
-        with path.open("rb") as file:  # bounded even if the file grows while read
-            raw = file.read(MAX_FILE_BYTES + 1)
-        if len(raw) > MAX_FILE_BYTES:
-            raise InputError.single(shown, f"file is over the limit of {MAX_FILE_BYTES} bytes")
+        real.relative_to(folder.resolve())
+        there = os.stat(real)
+    except (ValueError, OSError):
+        return True
+    return (there.st_dev, there.st_ino) != (opened.st_dev, opened.st_ino)
+
+
+def read_input(path: Path, shown: str, *, inside: Path | None = None) -> bytes:
+    """The bytes of an input file, bounded: a regular file (not a folder, device, FIFO or
+    socket) of at most :data:`MAX_FILE_BYTES`, read from one open file descriptor.
+
+    ``inside``: the file must lie in that folder (checked on the opened file, see
+    :func:`_escapes`); every input file (protocols, scenarios, targets, parameters) is
+    read here.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO: no wait
     except FileNotFoundError:
         raise InputError.single(shown, "no such file") from None
     except IsADirectoryError:
         raise InputError.single(shown, "is a folder, not a file") from None
     except OSError as exc:
         raise InputError.single(shown, f"cannot read: {exc.strerror}") from None
-    located = parse_yaml(raw, shown)
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise InputError.single(shown, "is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):  # a device or pipe would read (or wait) forever
+            raise InputError.single(shown, "is not a regular file (a device, pipe or socket?)")
+        if inside is not None and _escapes(info, path, inside):
+            raise InputError.single(shown, f"leads outside the folder {inside}")
+        if info.st_size > MAX_FILE_BYTES:
+            raise InputError.single(
+                shown, f"file is {info.st_size} bytes; the limit is {MAX_FILE_BYTES}"
+            )
+        with os.fdopen(os.dup(fd), "rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)  # bounded even if the file grows while read
+    except OSError as exc:
+        raise InputError.single(shown, f"cannot read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_FILE_BYTES:
+        raise InputError.single(shown, f"file is over the limit of {MAX_FILE_BYTES} bytes")
+    return raw
+
+
+def _read(path: Path, shown: str, *, inside: Path | None = None) -> Located:
+    located = parse_yaml(read_input(path, shown, inside=inside), shown)
     if not isinstance(located.data, dict):
         raise InputError.single(shown, "expected a mapping of fields at the top", line=1)
     return located
@@ -184,9 +225,11 @@ def _problems(
         else:
             msg = err["msg"].removeprefix("Value error, ")
             if kind in ("greater_than", "greater_than_equal", "less_than_equal", "less_than"):
-                msg += f", got {err['input']!r}" + _HINTS.get(str(path[-1]) if path else "", "")
+                msg += f", got {quoted(err['input'])}" + _HINTS.get(
+                    str(path[-1]) if path else "", ""
+                )
             elif kind.endswith("_type") or kind in ("literal_error", "enum"):
-                msg += f", got {err['input']!r}"
+                msg += f", got {quoted(err['input'])}"
         key = (path, msg)
         if key in seen:
             continue
@@ -254,10 +297,10 @@ def _validate_protocol(located: Located) -> Protocol:
 def resolve_protocol_path(target: str, base: Path | None = None) -> tuple[Path, str]:
     """A protocol given as a built-in id or a file path (relative to ``base``)."""
     candidate = Path(target) if base is None else base / target
-    if target.endswith((".yaml", ".yml")) or candidate.exists():
+    if target.endswith((".yaml", ".yml")) or exists(candidate):
         return candidate, str(candidate if base is None else target)
     builtin = builtin_dir("protocol") / f"{target}.yaml"
-    if builtin.exists():
+    if exists(builtin):
         return builtin, f"protocols/{target}.yaml"
     example = builtin_dir("protocol") / "examples" / f"{target}.yaml"
     if example.exists():
@@ -269,12 +312,19 @@ def resolve_protocol_path(target: str, base: Path | None = None) -> tuple[Path, 
 
 
 def load_protocol(target: str, base: Path | None = None) -> LoadedProtocol:
+    """A protocol by built-in id or file; a file named relative to ``base`` (a scenario's
+    or targets file's folder) must stay inside ``base`` (see :func:`outside`)."""
+    if base is not None:
+        why = outside(target, base)
+        if why is not None:
+            raise InputError.single(target, why)
     path, shown = resolve_protocol_path(target, base)
-    protocol = _validate_protocol(_read(path, shown))
+    inside = base if base is not None and path.parent != builtin_dir("protocol") else None
+    protocol = _validate_protocol(_read(path, shown, inside=inside))
     return LoadedProtocol(protocol, shown, spec_hash(protocol))
 
 
-def _outside(reference: str, folder: Path) -> str | None:
+def outside(reference: str, folder: Path, what: str = "scenario") -> str | None:
     """Why a scenario may not name this protocol file (None if it may).
 
     A scenario names a built-in protocol id, or a protocol file by a path relative to
@@ -284,17 +334,17 @@ def _outside(reference: str, folder: Path) -> str | None:
     """
     candidate = folder / reference
     looks_like_a_path = reference.endswith((".yaml", ".yml")) or "/" in reference
-    if not (looks_like_a_path or candidate.exists()):
+    if not (looks_like_a_path or exists(candidate)):
         return None  # a built-in id
-    hint = "name a built-in protocol, or put the file in the scenario's folder"
+    hint = f"name a built-in protocol, or put the file in the {what}'s folder"
     if "\0" in reference:
         return f"{reference!r} is not a file name (it holds a NUL character)"
     if Path(reference).is_absolute():
-        return f"'{reference}' is an absolute path; paths are relative to the scenario ({hint})"
+        return f"'{reference}' is an absolute path; paths are relative to the {what} ({hint})"
     try:
         candidate.resolve().relative_to(folder.resolve())
     except ValueError:
-        return f"'{reference}' leads outside the scenario's folder ({hint})"
+        return f"'{reference}' leads outside the {what}'s folder ({hint})"
     return None
 
 
@@ -304,9 +354,9 @@ def load_scenario_file(path: Path, shown: str) -> LoadedScenario:
         scenario = Scenario.model_validate(located.data)
     except ValidationError as exc:
         raise InputError(_problems(located, exc)) from None
-    outside = _outside(scenario.protocol, path.parent)
-    if outside is not None:
-        raise InputError([Problem(shown, located.line_of(("protocol",)), "protocol", outside)])
+    why = outside(scenario.protocol, path.parent)
+    if why is not None:
+        raise InputError([Problem(shown, located.line_of(("protocol",)), "protocol", why)])
     try:
         proto = load_protocol(scenario.protocol, base=path.parent)
     except InputError as exc:
@@ -326,7 +376,7 @@ def load_scenario_file(path: Path, shown: str) -> LoadedScenario:
 def load_target(target: str) -> LoadedProtocol | LoadedScenario:
     """A run target: a protocol or scenario file, or a built-in protocol or scenario id."""
     path = Path(target)
-    if path.exists() or target.endswith((".yaml", ".yml")):
+    if exists(path) or target.endswith((".yaml", ".yml")):
         located = _read(path, target)
         if "patient" in located.data or "episodes" in located.data:
             return load_scenario_file(path, target)
@@ -335,7 +385,7 @@ def load_target(target: str) -> LoadedProtocol | LoadedScenario:
     kinds: tuple[Kind, ...] = ("protocol", "scenario")
     for kind in kinds:
         builtin = builtin_dir(kind) / f"{target}.yaml"
-        if builtin.exists():
+        if exists(builtin):
             shown = f"{'protocols' if kind == 'protocol' else 'scenarios'}/{target}.yaml"
             if kind == "scenario":
                 return load_scenario_file(builtin, shown)

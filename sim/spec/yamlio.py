@@ -75,6 +75,10 @@ class Located:
 
 
 _PLAIN_TAGS = ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")
+_SCALAR_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")
+)
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class _Walker:
@@ -114,7 +118,17 @@ class _Walker:
             raise self.fail(node, "recursive alias: a value refers to itself")
         self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, ScalarNode):
-            return self.loader.construct_object(node, deep=True)
+            if node.tag not in _SCALAR_TAGS:  # e.g. !!binary: bytes nobody can print safely
+                raise self.fail(node, f"unsupported YAML tag '{node.tag}'")
+            value = self.loader.construct_object(node, deep=True)
+            bad = _CONTROL_IN_TEXT.search(value) if isinstance(value, str) else None
+            if bad is not None:
+                raise self.fail(
+                    node,
+                    f"control character U+{ord(bad.group()):04X} in a text value "
+                    "(escape sequences such as \\e are not allowed)",
+                )
+            return value
         inner = (*stack, id(node))
         if node.tag not in _PLAIN_TAGS:
             raise self.fail(node, f"unsupported YAML tag '{node.tag}'")
@@ -254,3 +268,30 @@ def parse_yaml(raw: bytes | str, source: str = "<input>") -> Located:
     finally:
         loader.dispose()
     return Located(data=data, lines=walker.lines, source=source)
+
+
+def plain_scalar(raw: str, option: str, item: str) -> str | int | float | bool | None:
+    """A command-line value (``--fix NAME=VALUE``) read as one plain YAML scalar: a
+    number, true/false, null or a word. Tags, anchors, aliases and collections are refused."""
+    from sim.errors import quoted
+
+    text = raw.strip()
+    if not text:
+        raise InputError.single(option, f"{quoted(item)}: no value after '='")
+    if text[0] in "!&*[{|>" or text.startswith(("- ", "? ")):
+        raise InputError.single(
+            option,
+            f"{quoted(item)}: the value must be a plain number, true/false or word "
+            "(not a YAML tag, anchor, alias or collection)",
+        )
+    try:
+        value = parse_yaml(text, option).data
+    except InputError as exc:
+        raise InputError.single(
+            option, f"{quoted(item)}: not a plain value ({exc.problems[0].message})"
+        ) from None
+    if value is not None and not isinstance(value, str | int | float | bool):
+        raise InputError.single(
+            option, f"{quoted(item)}: the value must be a plain number, true/false or word"
+        )
+    return value

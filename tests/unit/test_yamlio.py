@@ -285,8 +285,9 @@ def test_text_that_only_looks_numeric_stays_text(literal: str) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("a: 1\nb: !!python/name:os.system\n", "could not determine a constructor"),
-        ("a: 1\nb: !custom 1\n", "could not determine a constructor"),
+        ("a: 1\nb: !!python/name:os.system\n", "unsupported YAML tag"),
+        ("a: 1\nb: !custom 1\n", "unsupported YAML tag"),
+        ("a: 1\nb: !!binary G1szMW0=\n", "unsupported YAML tag"),
         ("a: 1\nb: !!python/object/apply:os.system ['echo hi']\n", "unsupported YAML tag"),
         ("a: 1\nb: !!python/object:os.Thing {x: 1}\n", "unsupported YAML tag"),
         ("a: 1\nb: !!set {x: 1}\n", "unsupported YAML tag"),
