@@ -3,11 +3,14 @@
 Targets live in ``calibration/targets.yaml`` (format described in its header). Targets
 sharing a protocol, population and fixed covariates share one simulated cohort. A target
 passes when the simulated value lies inside its 95 % interval (on the known side of a
-one-sided interval), or within the stated tolerance when no interval is given.
+one-sided interval), or within the stated tolerance when no interval is given. A paired
+target (``versus``) compares two arms on the same virtual patients: its value is the
+difference of the two arms' endpoints.
 
 Each interval is labelled by where it came from (``interval_source``): ``published_ci``
 (the source's own CI), ``clopper_pearson`` (the exact interval computed from the
-source's count n/N, not published) or ``tolerance`` (the simulator's own tolerance). A
+source's count n/N, not published), ``tolerance`` (the simulator's own tolerance) or
+``limit`` (a one-sided limit this project reads from the source's words). A
 target file may say so; when it does not, the source is read from the target: an
 interval whose notes say it was computed here (exact Clopper-Pearson, k/N) is checked
 against that count and labelled ``clopper_pearson``.
@@ -34,11 +37,12 @@ from sim.spec.load import LoadedProtocol, _problems, _read, load_protocol, outsi
 from sim.stats import Estimate, clopper_pearson
 from sim.tally import METRICS, known_endpoint
 
-IntervalSource = Literal["published_ci", "clopper_pearson", "tolerance"]
+IntervalSource = Literal["published_ci", "clopper_pearson", "tolerance", "limit"]
 INTERVAL_WORDS: dict[str, str] = {
     "published_ci": "published 95% CI",
     "clopper_pearson": "exact Clopper-Pearson 95% CI computed here from {count}",
     "tolerance": "tolerance {rule}",
+    "limit": "one-sided limit read here from the source's words (see the target's notes)",
 }
 _COUNT = re.compile(r"Clopper-Pearson,\s*(\d+)\s*/\s*(\d+)")
 
@@ -96,7 +100,7 @@ class Target(Spec):
         has_ci = self.ci_low is not None or self.ci_high is not None
         if self.interval_source == "tolerance" and has_ci:
             raise ValueError("interval_source 'tolerance' but ci_low/ci_high are given")
-        if self.interval_source in ("published_ci", "clopper_pearson") and not has_ci:
+        if self.interval_source in ("published_ci", "clopper_pearson", "limit") and not has_ci:
             raise ValueError(f"interval_source '{self.interval_source}' needs ci_low/ci_high")
         return self
 
