@@ -86,29 +86,36 @@ MARGIN = 0.25  # ... shrunk by this share of its half-width, so values are not l
 # `--coarse-patients 200 --coarse-evaluations 120 --patients 500 --evaluations 40` (158
 # evaluations, loss 2727 -> 58.9, 42/44 targets at 2,000 patients: the two one-sided ones
 # missed, weighed too lightly). One-sided targets then got the out-of-interval penalty
-# too, and the shipped file is a second run from that fit's values (below); the command
-# and its figures are in the README.
+# too, and a second run (`--coarse-patients 200 --coarse-evaluations 60 --patients 500
+# --evaluations 30`, 88 evaluations) passed 44/44 at seed 0 but left four targets on an
+# edge at seeds 1-3 (tocilizumab and steroid use, the severe/mild onset ratio, CAR-DLI
+# without LD 12-month EFS). The assumed first CRS cutpoint then moved from -0.8 to -1.3
+# (more grade 1 CRS: ELIANA gave tocilizumab to 40 % of its patients with CRS), and four
+# fitted values were moved by hand off those edges (onset log rate -1.9 -> -1.7, severity
+# slope 0.6 -> 0.45, omega 0.24 -> 0.45, relapse_slope_peak 0.55 -> 0.45): the values
+# below. The shipped file is a fine stage from them; the command and figures are in the
+# README.
 START: dict[tuple[str, str], float] = {
     ("products.allogeneic_donor", "beta_factor"): 1.84356,
     ("kinetics", "lloq_copies"): 249.591,
-    ("crs", "intercept"): -0.727782,
-    ("crs", "slope_burden"): 0.122064,
-    ("crs", "duration_median_days"): 12.2748,
-    ("crs.onset", "log_rate_per_day"): -1.95,
-    ("crs.onset", "severity_slope"): 0.55,
-    ("crs.onset", "omega"): 0.313227,
-    ("products.cd28", "crs_shift"): 0.75,
-    ("icans", "intercept"): -0.95,
+    ("crs", "intercept"): -0.827782,
+    ("crs", "slope_burden"): 0.222064,
+    ("crs", "duration_median_days"): 11.6762,
+    ("crs.onset", "log_rate_per_day"): -1.7,
+    ("crs.onset", "severity_slope"): 0.45,
+    ("crs.onset", "omega"): 0.45,
+    ("products.cd28", "crs_shift"): 0.7,
+    ("icans", "intercept"): -0.8,
     ("iec_hs", "intercept"): -3.71983,
-    ("response", "intercept"): 3.08964,
-    ("response", "slope_peak"): 1.80923,
-    ("survival", "relapse_per_month"): 0.0232219,
+    ("response", "intercept"): 3.03964,
+    ("response", "slope_peak"): 1.85923,
+    ("survival", "relapse_per_month"): 0.0220894,
     ("survival", "relapse_slope_burden"): 0.338959,
     ("survival", "relapse_slope_peak"): 0.45,
     ("survival", "relapse_paediatric_factor"): 0.0205922,
-    ("survival", "death_after_progression_per_month"): 0.156845,
-    ("survival", "death_paediatric_factor"): 0.146366,
-    ("survival", "death_refractory_factor"): 2.78681,
+    ("survival", "death_after_progression_per_month"): 0.173341,
+    ("survival", "death_paediatric_factor"): 0.132437,
+    ("survival", "death_refractory_factor"): 2.52161,
     ("survival", "background_death_per_month"): 0.000688492,
 }
 
