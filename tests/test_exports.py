@@ -115,7 +115,7 @@ def test_event_table_round_trips_and_matches_the_log(
         (d["time_h"], d["action"], d["rule"], d["reason"]) for d in expected
     ]
     assert [json.loads(g["state"]) for g in gates] == [d["state"] for d in expected]
-    assert {r["protocol"] for r in rows} == {"cart19-be-02"}
+    assert {r["protocol"] for r in rows} == {"cart19-be-02-resume"}
     assert all(r["patient"] is None for r in rows)
 
 
@@ -184,7 +184,7 @@ def test_provenance_names_version_seed_protocol_hash_and_command(
     assert record["command"] == COMMAND
     assert record["seed"] == crs_hold.seed == 2
     assert record["protocols"] == [
-        {"id": "cart19-be-02", "hash": load_protocol("cart19-be-02").hash}
+        {"id": "cart19-be-02-resume", "hash": load_protocol("cart19-be-02-resume").hash}
     ]
     assert record["scenario"] == "fractionated-crs-hold"
     assert set(record["environment"]) >= {"python", "numpy", "simpy"}

@@ -12,6 +12,7 @@ knowing of each other, and lets the engine log each change with its cause.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from sim.clinical.grading import (
     CEREBRAL_OEDEMA_LEVELS,
@@ -29,6 +30,10 @@ from sim.spec.variables import SCRIPTABLE, VARIABLES
 Value = float | bool
 _WORST_LOW = {"ice_score"}
 _LATEST = {"marrow_blasts_pct"}
+_crs_grade = cache(crs_grade)
+_icans_grade = cache(icans_grade)
+"""The ASTCT gradings are pure: a patient's few distinct signs are graded once."""
+
 QUIET = frozenset(
     {
         "crs_max_since_last_dose",
@@ -101,7 +106,7 @@ class PatientState:
         new.update(hypotension=0, oxygen=0, fever_masked=False)
         for s in crs:
             new["temperature_c"] = max(float(new["temperature_c"]), s.temperature_c)
-            grade = crs_grade(s.temperature_c, s.hypotension, s.oxygen, s.fever_masked)
+            grade = _crs_grade(s.temperature_c, s.hypotension, s.oxygen, s.fever_masked)
             new["crs_grade"] = max(int(new["crs_grade"]), grade)
             new["hypotension"] = max(
                 int(new["hypotension"]), HYPOTENSION_LEVELS.index(s.hypotension)
@@ -110,7 +115,7 @@ class PatientState:
             new["fever_masked"] = bool(new["fever_masked"]) or s.fever_masked
         new.update(consciousness=0, seizure=0, motor_weakness=False, cerebral_oedema=0)
         for i in icans:
-            grade = icans_grade(
+            grade = _icans_grade(
                 i.ice_score,
                 i.consciousness,
                 i.seizure,

@@ -42,6 +42,8 @@ OUTCOME_COLUMNS: tuple[Column, ...] = (
     Column("gvhd_max_grade", "int", "worst GVHD grade"),
     Column("crs_onset_day", "float", "days from the first infusion to CRS onset"),
     Column("crs_duration_days", "float", "duration of the first CRS episode, days"),
+    Column("tocilizumab_given", "bool", "tocilizumab given at least once"),
+    Column("steroids_given", "bool", "corticosteroids given for CRS or ICANS"),
     Column("response", "str", "response at the assessment"),
     Column("cr", "bool", "complete remission at the assessment"),
     Column("cr_mrd_negative", "bool", "MRD-negative complete remission"),

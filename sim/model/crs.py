@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from sim.clinical.grading import HYPOTENSION_LEVELS, OXYGEN_LEVELS, crs_grade_reason
 from sim.model.kinetics import Curve
@@ -49,6 +50,8 @@ from sim.spec.scenario import CrsSigns
 
 MAX_ONSET_DAYS = 60.0
 """CRS starting later than this after the last dose is not CRS from that dose."""
+ONSET_RESOLUTION_H = 0.1
+"""Onset is found to within 6 minutes (the next later instant)."""
 
 
 def ordinal(score: float, cutpoints: Sequence[float]) -> int:
@@ -89,8 +92,14 @@ def onset_h(
 
         piece = cumulative(b)
         if total + piece >= 1.0:
-            lo, hi = a, b
-            for _ in range(48):  # bisection to well under a minute
+            # bracket the crossing by doubling steps from the start of the piece (onset is
+            # usually days, the last piece is 60 days long), then bisect to under a minute
+            lo, step = a, 0.25
+            hi = min(b, a + step)
+            while total + cumulative(hi) < 1.0:
+                lo, step = hi, step * 2
+                hi = min(b, hi + step)
+            while (hi - lo) * H_PER_DAY > ONSET_RESOLUTION_H:
                 mid = 0.5 * (lo + hi)
                 if total + cumulative(mid) >= 1.0:
                     hi = mid
@@ -119,12 +128,26 @@ def _signs(c: Crs, grade: int, masked: bool, z_fever: float, u_sign: float) -> C
             hypotension = grade - 1
         else:
             oxygen = grade - 1
+    return _crs_signs(37.0 if masked else round(temperature, 1), hypotension, oxygen, masked)
+
+
+@cache
+def _crs_signs(temperature_c: float, hypotension: int, oxygen: int, masked: bool) -> CrsSigns:
+    """One (frozen) signs object per distinct set of signs: re-plans reuse them."""
     return CrsSigns(
-        temperature_c=37.0 if masked else round(temperature, 1),
+        temperature_c=temperature_c,
         hypotension=HYPOTENSION_LEVELS[hypotension],
         oxygen=OXYGEN_LEVELS[oxygen],
         fever_masked=masked,
     )
+
+
+@cache
+def _why(signs: CrsSigns) -> str:
+    _, why = crs_grade_reason(
+        signs.temperature_c, signs.hypotension, signs.oxygen, signs.fever_masked
+    )
+    return f"CRS {why}"
 
 
 def crs_course(
@@ -168,9 +191,6 @@ def crs_course(
             break
         g = steps.grade_at(t)
         signs = _signs(c, g, t >= masked_from, z_fever, u_sign)
-        _, why = crs_grade_reason(
-            signs.temperature_c, signs.hypotension, signs.oxygen, signs.fever_masked
-        )
-        timeline.append((t, {"crs_signs": signs, "why": f"CRS {why}"}))
+        timeline.append((t, {"crs_signs": signs, "why": _why(signs)}))
     grade4_h = steps.first_at_least(4)
     return CrsCourse(grade, steps, timeline, tuple(doses), steroids_h, grade4_h)

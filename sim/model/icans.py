@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 
-from sim.clinical.grading import icans_grade_reason
+from sim.clinical.grading import Consciousness, Seizure, icans_grade_reason
 from sim.model.parameters import Icans
 from sim.model.timeline import H_PER_DAY, Steps, Timeline, episode_steps
 from sim.spec.scenario import IcansSigns
@@ -37,15 +38,37 @@ class IcansCourse:
 
 
 def _signs(i: Icans, grade: int, child: bool, u_sign: float) -> IcansSigns:
+    oedema = grade >= 4 and u_sign < i.oedema_share
+    seizure = grade == 3 and u_sign < i.seizure_share
+    return _icans_signs(grade, child, oedema, seizure)
+
+
+@cache
+def _icans_signs(grade: int, child: bool, oedema: bool, seizure: bool) -> IcansSigns:
+    """One (frozen) signs object per distinct case: re-plans reuse them."""
     if grade >= 4:
-        oedema = "diffuse" if u_sign < i.oedema_share else "none"
-        return IcansSigns(consciousness="unarousable", cerebral_oedema=oedema)
-    seizure = "resolves_rapidly" if grade == 3 and u_sign < i.seizure_share else "none"
+        return IcansSigns(
+            consciousness="unarousable", cerebral_oedema="diffuse" if oedema else "none"
+        )
+    fit: Seizure = "resolves_rapidly" if seizure else "none"
     if child:
         capd = {1: 4, 2: 6, 3: 12}[grade]
-        voice = "awakens_to_voice" if grade == 2 else "alert"
-        return IcansSigns(capd_score=capd, consciousness=voice, seizure=seizure)
-    return IcansSigns(ice_score={1: 8, 2: 5, 3: 2}[grade], seizure=seizure)
+        voice: Consciousness = "awakens_to_voice" if grade == 2 else "alert"
+        return IcansSigns(capd_score=capd, consciousness=voice, seizure=fit)
+    return IcansSigns(ice_score={1: 8, 2: 5, 3: 2}[grade], seizure=fit)
+
+
+@cache
+def _why(signs: IcansSigns) -> str:
+    _, why = icans_grade_reason(
+        signs.ice_score,
+        signs.consciousness,
+        signs.seizure,
+        signs.motor_weakness,
+        signs.cerebral_oedema,
+        signs.capd_score,
+    )
+    return f"ICANS {why}"
 
 
 def icans_course(
@@ -65,15 +88,7 @@ def icans_course(
     timeline: Timeline = []
     for t, g in zip(steps.times, steps.grades, strict=True):
         signs = _signs(i, g, child, u_sign)
-        _, why = icans_grade_reason(
-            signs.ice_score,
-            signs.consciousness,
-            signs.seizure,
-            signs.motor_weakness,
-            signs.cerebral_oedema,
-            signs.capd_score,
-        )
-        timeline.append((t, {"icans_signs": signs, "why": f"ICANS {why}"}))
+        timeline.append((t, {"icans_signs": signs, "why": _why(signs)}))
     timeline.append((steps.end_h, None))
     return IcansCourse(grade, steps, timeline)
 
