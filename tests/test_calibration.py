@@ -77,11 +77,16 @@ def test_fit_script_frees_exactly_the_parameters_marked_fitted() -> None:
     sys.modules["fit_model"] = module
     spec.loader.exec_module(module)
     marked = set()
-    section = None
+    stack: list[tuple[int, str]] = []  # (indent, key) of the enclosing blocks
     for line in DEFAULT_FILE.read_text().splitlines():
-        if m := re.match(r"^([a-z_]+):\s*$", line):
-            section = m.group(1)
-        if (m := re.match(r"^  ([a-z_0-9]+):.*# FITTED", line)) and section:
-            marked.add((section, m.group(1)))
+        if not (m := re.match(r"^( *)([a-z_0-9-]+):(.*)$", line)):
+            continue
+        indent, key, rest = len(m.group(1)), m.group(2), m.group(3)
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        if "# FITTED" in rest and stack:
+            marked.add((".".join(k for _, k in stack), key))
+        if not rest.strip() or rest.strip().startswith("#"):
+            stack.append((indent, key))
     assert marked == {(s, k) for s, k, _ in module.FREE}
     assert set(module.START) == marked

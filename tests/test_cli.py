@@ -137,7 +137,7 @@ def test_seed_is_echoed(seed: str) -> None:
 
 def test_run_scenario_id_uses_its_patient_and_seed() -> None:
     data = run_json("fractionated-crs-stop")
-    assert data["protocol"]["id"] == "cart19-be-02"
+    assert data["protocol"]["id"] == "cart19-be-02-resume"
     assert data["patient"]["weight_kg"] == 64
     assert data["seed"] == 3
     assert data["metrics"]["stopped"] is True
@@ -146,7 +146,7 @@ def test_run_scenario_id_uses_its_patient_and_seed() -> None:
 def test_run_scenario_file_path() -> None:
     path = builtin_dir("scenario") / "fractionated-crs-hold.yaml"
     data = run_json(str(path))
-    assert data["protocol"]["id"] == "cart19-be-02"
+    assert data["protocol"]["id"] == "cart19-be-02-resume"
     assert data["patient"]["age_y"] == 52
     assert data["seed"] == 2
 

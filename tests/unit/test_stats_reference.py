@@ -377,34 +377,36 @@ def test_twelve_month_survival_from_a_tally_equals_lifelines_on_binned_times() -
     assert _close(e.ci_high, _step(index, kmf.confidence_interval_[hi_col].to_numpy(), t12))
 
 
+def _plain_row() -> dict[str, object]:
+    from sim.outcomes import patient_outcomes
+    from sim.targets import run_target
+
+    row: dict[str, object] = patient_outcomes(run_target("fractionated-no-toxicity").events)
+    row.update(
+        {
+            "crs_onset_day": None,
+            "crs_duration_days": None,
+            "peak_copies": None,
+            "peak_day": None,
+            "auc_0_28": None,
+            "persistence_days": None,
+            "fold_expansion": None,
+            "efs_days": 365.0,
+            "efs_event": False,
+            "os_days": 365.0,
+            "os_event": False,
+        }
+    )
+    return row
+
+
+_PLAIN_ROW = _plain_row()
+
+
 def _row(**over: object) -> dict[str, object]:
-    """A patient outcome row with every key a tally reads (the values of a plain course)."""
-    row: dict[str, object] = {
-        "cr_mrd_negative": False,
-        "cr": False,
-        "crs_max_grade": 0,
-        "icans_max_grade": 0,
-        "iec_hs_max_grade": 0,
-        "gvhd_max_grade": 0,
-        "full_dose_delivered": True,
-        "holds": 0,
-        "stopped": False,
-        "repeat_doses_given": 0,
-        "infused": True,
-        "given_cells_per_kg": 1e6,
-        "last_fraction_after_first_h": 72.0,
-        "crs_onset_day": None,
-        "crs_duration_days": None,
-        "peak_copies": None,
-        "peak_day": None,
-        "auc_0_28": None,
-        "persistence_days": None,
-        "fold_expansion": None,
-        "efs_days": 365.0,
-        "efs_event": False,
-        "os_days": 365.0,
-        "os_event": False,
-    }
+    """A patient outcome row with every key a tally reads: a real row of a plain course (no
+    toxicity), with ``over`` set on it."""
+    row: dict[str, object] = dict(_PLAIN_ROW)
     row.update(over)
     return row
 
