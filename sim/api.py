@@ -90,6 +90,7 @@ def run(
     age: float | None = None,
     blasts: float | None = None,
     horizon_day: int | None = None,
+    force: bool = False,
 ) -> Run:
     """Run one patient: ``cartsim run TARGET``.
 
@@ -100,6 +101,9 @@ def run(
     ``age`` (years) and ``blasts`` (marrow blasts, %) are set on that person afterwards,
     as ``cartsim run --weight`` etc. do. The run follows the protocol's own horizon;
     cohorts follow every patient to day 760 (``horizon_day=760`` gives their run).
+
+    A patient outside the protocol's eligibility is refused (``InputError`` naming the
+    rule) unless ``force``, as ``cartsim run --force``.
 
     A scenario (an id, a file, or :func:`load`'s result) plays its scripted patient:
     only ``seed`` and the four covariates apply.
@@ -122,7 +126,7 @@ def run(
             raise InputError.single(
                 named[0], "applies to protocols (virtual patients); a scenario is scripted"
             )
-        return Run(run_loaded(loaded, seed=seed, overrides=overrides), None)
+        return Run(run_loaded(loaded, seed=seed, overrides=overrides, force=force), None)
     setup = _setup(population, seed or 0, fix, params)
     index = 0 if patient is None else _index(patient)
     result = run_loaded(
@@ -133,6 +137,7 @@ def run(
         patient=index,
         fixed=setup.fixed,
         params=setup.params,
+        force=force,
         horizon_day=horizon_day,
     )
     return Run(result, patient)
@@ -255,17 +260,17 @@ def decision_paths(
     show_progress: bool = False,
 ) -> Paths:
     """The fraction-by-fraction tree of outcomes: ``cartsim paths``."""
-    from sim.paths import path_counts, path_tree
+    from sim.cohort import compare as run_compare
+    from sim.paths import path_tree
 
     setup = _setup(population, seed, fix, params)
     loaded = _only_protocol(protocol)
     n = _count(patients)
     with progress(n, "paths", show_progress) as advance:
-        counts = path_counts(
-            loaded, setup, n, workers=workers, scheduler=scheduler, progress=advance
-        )
-    tree = path_tree(counts, n, [f.id for f in loaded.protocol.fractions])
-    return Paths(tree, loaded, setup)
+        run = run_compare([loaded], setup, n, advance, workers=workers, scheduler=scheduler)
+    arm = run.total.arms[0]
+    tree = path_tree(arm.paths, n, [f.id for f in loaded.protocol.fractions])
+    return Paths(tree, loaded, setup, arm.crs_before)
 
 
 def calibrate(
@@ -282,12 +287,12 @@ def calibrate(
 
     ``targets`` is a targets file (default: the shipped ``calibration/targets.yaml``)."""
     from sim.calibration import calibrate as run_calibration
-    from sim.calibration import cohort_key, load_targets
+    from sim.calibration import cohort_keys, load_targets
     from sim.model.parameters import load_parameters
 
     file, path = load_targets(None if targets is None else Path(targets))
     n = _count(patients)
-    cohorts = len({cohort_key(t) for t in file.targets})
+    cohorts = len(cohort_keys(file))
     model = load_parameters(None if params is None else Path(params))
     with progress(cohorts * n, "calibration", show_progress) as advance:
         rows = run_calibration(file, path.parent, n, seed, model, advance, workers, scheduler)

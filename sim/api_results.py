@@ -16,7 +16,7 @@ import importlib
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -352,10 +352,11 @@ class Paths:
     tree: PathTree
     loaded: LoadedProtocol
     setup: CohortSetup
+    crs_before: Mapping[int, Sequence[int]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """What ``cartsim paths ... --json`` prints."""
-        from sim.paths import tree_json
+        from sim.paths import crs_before_json, tree_json
 
         return tree_json(
             self.tree,
@@ -363,6 +364,7 @@ class Paths:
             seed=self.setup.seed,
             population=self.setup.population,
             protocol_hash=self.loaded.hash,
+            crs_before_fraction=crs_before_json(self.tree.fractions, self.crs_before),
         )
 
     @property

@@ -15,8 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-Folder = Literal["protocols", "scenarios", "calibration"]
-FOLDERS: tuple[Folder, ...] = ("protocols", "scenarios", "calibration")
+Folder = Literal["protocols", "scenarios", "calibration", "clinics"]
+FOLDERS: tuple[Folder, ...] = ("protocols", "scenarios", "calibration", "clinics")
 
 
 def package_dir() -> Path:

@@ -41,7 +41,7 @@ IntervalSource = Literal["published_ci", "clopper_pearson", "tolerance", "limit"
 INTERVAL_WORDS: dict[str, str] = {
     "published_ci": "published 95% CI",
     "clopper_pearson": "exact Clopper-Pearson 95% CI computed here from {count}",
-    "tolerance": "tolerance {rule}",
+    "tolerance": "{rule}",
     "limit": "one-sided limit read here from the source's words (see the target's notes)",
 }
 _COUNT = re.compile(r"Clopper-Pearson,\s*(\d+)\s*/\s*(\d+)")

@@ -39,7 +39,7 @@ def test_the_shipped_targets_are_labelled_from_their_own_fields() -> None:
     assert computed.interval_words() == "exact Clopper-Pearson 95% CI computed here from 27/32"
     assert targets["msk-crs-severe"].source_of_interval() == "published_ci"  # NEJM: 26% (15-40)
     assert targets["chop-cns-os-12m"].source_of_interval() == "tolerance"
-    assert targets["chop-cns-os-12m"].interval_words() == "tolerance +/-0.1"
+    assert targets["chop-cns-os-12m"].interval_words() == "tolerance +/-10 points"
     assert not any(
         t.interval_words() == "published 95% CI" and "computed here" in (t.notes or "")
         for t in targets.values()
@@ -86,7 +86,7 @@ def test_calibrate_shows_the_label_and_says_calibration_not_validation(tmp_path:
     assert out.exit_code == 0, out.output
     row = json.loads(out.output)["targets"][0]
     assert row["interval_source"] == "tolerance"
-    assert row["interval"] == "tolerance +/-0.5"
+    assert row["interval"] == "tolerance +/-50 points"
     text = runner.invoke(app, ["calibrate", "--targets", str(path), "--patients", "5"])
-    assert "(tolerance +/-0.5)" in text.output
+    assert "(tolerance +/-50 points)" in text.output
     assert "calibration, not validation" in text.output

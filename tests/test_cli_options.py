@@ -36,7 +36,7 @@ def test_help_shows_flags_without_a_value(command: str) -> None:
 
 def test_help_still_shows_what_an_option_takes() -> None:
     text = runner.invoke(app, ["run", "--help"]).output
-    assert re.search(r"--seed <int>", text)
+    assert re.search(r"--seed <int", text)
     assert re.search(r"^\s*--json\s+print one JSON object", text, flags=re.M)
 
 

@@ -26,8 +26,8 @@ from sim.report.cohort_table import comparison_csv
 from sim.spec.load import builtin_dir
 
 runner = CliRunner()
-PROTOCOL = (builtin_dir("protocol") / "cart19-be-02.yaml").read_text(encoding="utf-8")
-TITLE = "title: CART19-BE-02 — varnimcabtagene autoleucel (ARI-0001), 4 gated fractions"
+PROTOCOL = (builtin_dir("protocol") / "cart19-be-02-resume.yaml").read_text(encoding="utf-8")
+TITLE = "title: CART19-BE-02 (hold-then-resume reading) — ARI-0001, 4 gated fractions"
 REASON = "reason: CRS or ICANS present - hold until it resolves"
 
 

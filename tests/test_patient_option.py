@@ -151,7 +151,7 @@ def test_fix_and_default_seed_choose_the_cohort(tmp_path: Path) -> None:
         (["run", "fractionated-crs-hold", "--patient", "1"], "is a scenario"),
         (["run", PROTOCOL, "--patient", "1", "--weight", "70"], "--weight"),
         (["run", PROTOCOL, "--patient", "1", "--population", "martians"], "martians"),
-        (["run", PROTOCOL, "--population", POPULATION], "--patient"),
+        (["run", PROTOCOL, "--population", POPULATION], "eligibility"),
         (["plot", PROTOCOL, "--patient", "1", "--patients", "5", "-o", "x.png"], "--patient"),
         (["report", PROTOCOL, "penn-split", "--patient", "1", "-o", "x.html"], "--patient"),
         ([*EXPORT, PROTOCOL, "--patient", "1", "--patients", "3"], "--patient"),

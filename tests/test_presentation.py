@@ -210,6 +210,7 @@ def test_calibration_table_shows_probabilities_as_percentages() -> None:
         "published_low": low,
         "published_high": high,
         "rule": rule,
+        "interval": rule,
         "simulated": {"value": 0.97, "ci_low": 0.9, "ci_high": 0.99},
         "passes": True,
     }
@@ -285,6 +286,7 @@ def test_calibration_table_writes_large_numbers_without_exponents() -> None:
         "published_low": 21082.0,
         "published_high": 47434.5,
         "rule": "tolerance x/1.5",
+        "interval": "tolerance x/1.5",
         "simulated": {"value": 23650.0, "ci_low": 18800.0, "ci_high": 39200.0},
         "passes": True,
     }

@@ -154,7 +154,7 @@ def test_the_libyaml_loader_reads_every_builtin_file_as_the_python_loader_does(
 
 def _scenario(folder: Path, reference: str) -> Path:
     path = folder / "scenario.yaml"
-    path.write_text(SCENARIO.replace("protocol: cart19-be-02", f"protocol: {reference}"))
+    path.write_text(SCENARIO.replace("protocol: cart19-be-02-resume", f"protocol: {reference}"))
     return path
 
 
@@ -217,10 +217,10 @@ def test_a_scenario_may_not_reach_outside_its_folder(
 def test_a_nul_character_is_not_a_file_name(study: Path) -> None:
     """Refused by the YAML reader already (no text value holds a control character)."""
     path = study / "scenario.yaml"
-    path.write_text(SCENARIO.replace("protocol: cart19-be-02", 'protocol: "mine\\0.yaml"'))
+    path.write_text(SCENARIO.replace("protocol: cart19-be-02-resume", 'protocol: "mine\\0.yaml"'))
     (problem,) = problems(path)
     assert problem.message.startswith("control character U+0000 in a text value")
-    assert problem.line == SCENARIO.splitlines().index("protocol: cart19-be-02") + 1
+    assert problem.line == SCENARIO.splitlines().index("protocol: cart19-be-02-resume") + 1
 
 
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
