@@ -260,17 +260,17 @@ def decision_paths(
     show_progress: bool = False,
 ) -> Paths:
     """The fraction-by-fraction tree of outcomes: ``cartsim paths``."""
-    from sim.cohort import compare as run_compare
-    from sim.paths import path_tree
+    from sim.paths import cohort_paths, path_tree
 
     setup = _setup(population, seed, fix, params)
     loaded = _only_protocol(protocol)
     n = _count(patients)
     with progress(n, "paths", show_progress) as advance:
-        run = run_compare([loaded], setup, n, advance, workers=workers, scheduler=scheduler)
-    arm = run.total.arms[0]
-    tree = path_tree(arm.paths, n, [f.id for f in loaded.protocol.fractions])
-    return Paths(tree, loaded, setup, arm.crs_before)
+        counts, crs_before = cohort_paths(
+            loaded, setup, n, workers=workers, scheduler=scheduler, progress=advance
+        )
+    tree = path_tree(counts, n, [f.id for f in loaded.protocol.fractions])
+    return Paths(tree, loaded, setup, crs_before)
 
 
 def calibrate(

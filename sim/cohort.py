@@ -27,6 +27,7 @@ from sim.model.parameters import ModelParameters, load_parameters
 from sim.model.population import population, sample_patient
 from sim.model.streams import StreamBlock, patient_stream
 from sim.outcomes import patient_outcomes
+from sim.paths import crs_onset_checks, fraction_path
 from sim.spec.load import LoadedProtocol
 from sim.spec.scenario import Patient
 from sim.stats import Estimate
@@ -154,20 +155,6 @@ class ChunkResult:
         self.stop = other.stop
 
 
-def _path(events: Sequence[Any]) -> tuple[str, ...] | None:
-    try:
-        from sim.paths import fraction_path
-    except ImportError:  # pragma: no cover - until the decision-path module lands
-        return None
-    return fraction_path(events)
-
-
-def _crs_checks(events: Sequence[Any]) -> tuple[tuple[bool, bool], ...]:
-    from sim.paths import crs_onset_checks
-
-    return crs_onset_checks(events)
-
-
 def run_chunk(
     protocols: Sequence[LoadedProtocol],
     setup: CohortSetup,
@@ -195,7 +182,7 @@ def run_chunk(
         for lp, tally in zip(protocols, arms, strict=True):
             result = run_patient_result(lp, setup, i, person)
             row = patient_outcomes(result.events)
-            tally.add(row, _path(result.events), _crs_checks(result.events))
+            tally.add(row, fraction_path(result.events), crs_onset_checks(result.events))
             events += result.sim_events
             rows.append(row)
             if keep_rows:

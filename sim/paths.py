@@ -181,10 +181,29 @@ def path_counts(
 ) -> Counter[FractionPath]:
     """How many of the cohort's ``n`` virtual patients followed each path (the cohort runner
     tallies every patient's path; chunks run on ``workers`` processes or on Dask)."""
+    counts, _ = cohort_paths(
+        loaded, setup, n, workers=workers, scheduler=scheduler, progress=progress
+    )
+    return counts
+
+
+def cohort_paths(
+    loaded: LoadedProtocol,
+    setup: CohortSetup,
+    n: int,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Counter[FractionPath], dict[int, list[int]]]:
+    """The cohort's path counts, and for each fraction position how many patients were
+    checked and how many had CRS begun before that first check (:func:`crs_onset_checks`):
+    what ``cartsim paths`` and :func:`sim.decision_paths` show."""
     from sim.cohort import compare
 
     run = compare([loaded], setup, n, progress, workers=workers, scheduler=scheduler)
-    return Counter(run.total.arms[0].paths)
+    arm = run.total.arms[0]
+    return Counter(arm.paths), arm.crs_before
 
 
 @dataclass(frozen=True)

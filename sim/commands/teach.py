@@ -143,8 +143,14 @@ def paths(
     skipped, or the protocol stops (or the patient dies) there. The share is of all
     patients, with its Wilson interval; "of parent" is the share of the branch above.
     """
-    from sim.cohort import compare
-    from sim.paths import crs_before_json, crs_before_lines, path_tree, tree_json, tree_lines
+    from sim.paths import (
+        cohort_paths,
+        crs_before_json,
+        crs_before_lines,
+        path_tree,
+        tree_json,
+        tree_lines,
+    )
     from sim.report.progress import progress_bar
     from sim.report.trace import dumps
 
@@ -153,10 +159,11 @@ def paths(
         pop = cohort_population([loaded], population)
         setup = cohort_setup(pop, seed, fix, params)
         with progress_bar(patients, "paths", enabled=not quiet) as advance:
-            run = compare([loaded], setup, patients, advance, workers=workers, scheduler=scheduler)
-        arm = run.total.arms[0]
+            counts, crs_before = cohort_paths(
+                loaded, setup, patients, workers=workers, scheduler=scheduler, progress=advance
+            )
         fractions = [f.id for f in loaded.protocol.fractions]
-        return loaded, path_tree(arm.paths, patients, fractions), (pop, arm.crs_before)
+        return loaded, path_tree(counts, patients, fractions), (pop, crs_before)
 
     loaded, tree, (population, crs_before) = guarded(work)
     if as_json:
