@@ -22,8 +22,9 @@ Links (each a parameter in parameters.yaml, with its source there):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sim.model.crs import CrsCourse, crs_course, onset_h, ordinal
 from sim.model.icans import IcansCourse, icans_course, lag_h
@@ -38,6 +39,7 @@ from sim.spec.scenario import Patient
 # Bound on the exponent of a hazard multiplier: e^50 is ~5e21, far past any modelled
 # effect, and keeps a near-zero expansion (e.g. a 1e-300 share) from overflowing a float.
 MAX_LOG_MULTIPLIER = 50.0
+_T = TypeVar("_T")
 CAPD_BELOW_AGE_Y = 12.0
 """ASTCT: ICE from age 12; younger children are assessed with CAPD."""
 
@@ -93,6 +95,18 @@ class PatientModel:
         self.car_positive_pct = product.car_positive_pct or params.gvhd.default_car_positive_pct
         self.ld_given = False
         self.doses: list[tuple[float, float]] = []  # (time_h, cells/kg)
+        # the last result of each costly step and what it was made from: a re-plan after a
+        # dose often changes nothing there (same grade and onset), so it is reused as is
+        self._last: dict[str, tuple[tuple[Any, ...], Any]] = {}
+
+    def _reuse(self, step: str, key: tuple[Any, ...], make: Callable[[], _T]) -> _T:
+        """``make()``, or its last result if ``key`` (what it depends on) is unchanged."""
+        last = self._last.get(step)
+        if last is not None and last[0] == key:
+            return cast(_T, last[1])
+        value = make()
+        self._last[step] = (key, value)
+        return value
 
     def add_dose(self, time_h: float, cells_per_kg: float) -> None:
         self.doses.append((time_h, cells_per_kg))
@@ -101,6 +115,9 @@ class PatientModel:
         return math.log1p(self.patient.marrow_blasts_pct)
 
     def kinetic_traits(self) -> KineticTraits:
+        return self._reuse("traits", (self.ld_given,), self._kinetic_traits)
+
+    def _kinetic_traits(self) -> KineticTraits:
         k, z, e = self.p.kinetics, self.latent, self.effect
         capacity = k.capacity_copies * math.exp(k.omega_capacity * z.eta_capacity)
         capacity *= (1.0 + self.patient.marrow_blasts_pct) ** k.burden_capacity_exponent
@@ -168,14 +185,18 @@ class PatientModel:
         start = onset_h(c, self.doses, propensity, main, z.z_onset, self.effect.onset_rate_factor)
         if start is None:
             return None
-        course = crs_course(
-            c,
-            self.management,
-            grade,
-            start,
-            z_duration=z.z_crs_duration,
-            z_fever=z.z_fever,
-            u_sign=z.u_crs_sign,
+        course = self._reuse(
+            "crs",
+            (grade, start),
+            lambda: crs_course(
+                c,
+                self.management,
+                grade,
+                start,
+                z_duration=z.z_crs_duration,
+                z_fever=z.z_fever,
+                u_sign=z.u_crs_sign,
+            ),
         )
         plan.channels["crs"] = course.timeline
         if course.grade4_h is not None and z.u_crs_death < c.grade4_death_probability:
@@ -200,13 +221,18 @@ class PatientModel:
         if grade == 0:
             return None
         base = crs.steps.times[0] if crs is not None else peak_h
-        course = icans_course(
-            i,
-            grade,
-            base + lag_h(i, z.z_icans_lag),
-            child=self.patient.age_y < CAPD_BELOW_AGE_Y,
-            z_duration=z.z_icans_duration,
-            u_sign=z.u_icans_sign,
+        start = base + lag_h(i, z.z_icans_lag)
+        course = self._reuse(
+            "icans",
+            (grade, start),
+            lambda: icans_course(
+                i,
+                grade,
+                start,
+                child=self.patient.age_y < CAPD_BELOW_AGE_Y,
+                z_duration=z.z_icans_duration,
+                u_sign=z.u_icans_sign,
+            ),
         )
         plan.channels["icans"] = course.timeline
         return course
@@ -218,6 +244,14 @@ class PatientModel:
         icans: IcansCourse | None,
         anakinra: list[Course],
     ) -> None:
+        key = (crs, icans, tuple(anakinra))
+        timeline = self._reuse("treatment", key, lambda: self._treatment_timeline(*key))
+        if timeline:
+            plan.channels["treatment"] = timeline
+
+    def _treatment_timeline(
+        self, crs: CrsCourse | None, icans: IcansCourse | None, anakinra: tuple[Course, ...]
+    ) -> Timeline:
         m = self.management
         toci: list[tuple[float, str]] = []
         steroids: list[Course] = []
@@ -233,9 +267,7 @@ class PatientModel:
             if start is not None:
                 why = f"ICANS grade {icans.steps.grade_at(start)}"
                 steroids.append(Course(start, end, why))
-        timeline = treatment_timeline(self.patient.weight_kg, toci, steroids, anakinra)
-        if timeline:
-            plan.channels["treatment"] = timeline
+        return treatment_timeline(self.patient.weight_kg, toci, steroids, anakinra)
 
     def _iec_hs(
         self, plan: Plan, crs: CrsCourse | None, crs_end: float | None, peak_h: float
